@@ -1,0 +1,30 @@
+#pragma once
+
+#include <memory>
+
+#include "messages/actors.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace raftd {
+
+class log_store;
+
+struct persister_state {
+  static inline const char* name = "persister";
+  std::shared_ptr<log_store> store;
+};
+
+/// The PERSISTER: one synced write per batch, in arrival order. Spawn it
+/// `detached`: LevelDB's fsync blocks its thread, never a scheduler worker.
+persister_actor::behavior_type
+persister(persister_actor::stateful_pointer<persister_state> self,
+          std::shared_ptr<log_store> store);
+
+/// Spawns it; `detached` (its own thread) unless a test scheduler runs it.
+persister_actor spawn_persister(caf::actor_system& sys, std::shared_ptr<log_store> store,
+                   bool detached = true);
+
+} // namespace raftd

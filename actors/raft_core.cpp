@@ -1,0 +1,411 @@
+#include "actors/raft_core.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <sstream>
+
+namespace raftd {
+
+const char* to_string(role_kind r) {
+  switch (r) {
+    case role_kind::follower: return "follower";
+    case role_kind::pre_candidate: return "pre-candidate";
+    case role_kind::candidate: return "candidate";
+    case role_kind::leader: return "leader";
+  }
+  return "unknown";
+}
+
+std::string encode_members(const std::vector<member>& ms) {
+  std::string out;
+  for (auto& m : ms)
+    out += m.name + '\t' + m.http_addr + '\t' + m.raft_addr + '\n';
+  return out;
+}
+
+std::optional<std::vector<member>> decode_members(const std::string& text) {
+  std::vector<member> ms;
+  std::istringstream in{text};
+  std::string line;
+  while (std::getline(in, line)) {
+    auto a = line.find('\t');
+    auto b = a == std::string::npos ? a : line.find('\t', a + 1);
+    if (b == std::string::npos || line.find('\t', b + 1) != std::string::npos)
+      return std::nullopt;
+    ms.push_back(member{line.substr(0, a), line.substr(a + 1, b - a - 1),
+                        line.substr(b + 1)});
+  }
+  return ms;
+}
+
+raft_core::raft_core(core_config cfg, hard_state hs, std::vector<log_entry> log,
+                     uint64_t applied)
+  : cfg_(std::move(cfg)),
+    rng_(cfg_.seed),
+    term_(hs.term),
+    voted_for_(std::move(hs.voted_for)),
+    log_(std::move(log)) {
+  // What was loaded is on disk; what the state machine applied was committed.
+  stable_index_ = log_.size();
+  commit_index_ = std::min<uint64_t>(applied, log_.size());
+  emitted_index_ = commit_index_;
+  reload_members();
+  reset_election_timer();
+}
+
+void raft_core::bootstrap(const member& self, effects& out) {
+  assert(log_.empty());
+  append_local(log_entry{0, 1, entry_kind::config, {}, encode_members({self})},
+               out);
+  // The founding configuration is committed by definition; it becomes
+  // visible to the state machine once it is durable.
+  commit_index_ = 1;
+}
+
+// -- queries -------------------------------------------------------------------
+
+uint64_t raft_core::term_at(uint64_t index) const {
+  if (index == 0 || index > log_.size())
+    return 0;
+  return log_[index - 1].term;
+}
+
+const member* raft_core::find_member(const node_name& name) const {
+  for (auto& m : members_)
+    if (m.name == name)
+      return &m;
+  return nullptr;
+}
+
+uint64_t raft_core::match_of(const node_name& peer) const {
+  if (peer == cfg_.id)
+    return stable_index_;
+  auto i = match_.find(peer);
+  return i == match_.end() ? 0 : i->second;
+}
+
+bool raft_core::is_voter(const node_name& id) const {
+  return find_member(id) != nullptr;
+}
+
+size_t raft_core::quorum() const {
+  return members_.size() / 2 + 1;
+}
+
+// A follower that heard from a leader within the minimum election timeout
+// neither grants votes nor adopts a higher term (thesis §4.2.3, §9.6): a
+// partitioned or restarted server cannot depose a healthy leader.
+bool raft_core::in_lease() const {
+  if (!cfg_.check_quorum)
+    return false;
+  if (role_ == role_kind::leader)
+    return true;
+  return !leader_.empty() && election_elapsed_ < cfg_.election_ticks;
+}
+
+// -- ticks ---------------------------------------------------------------------
+
+void raft_core::tick(effects& out) {
+  if (role_ == role_kind::leader) {
+    if (!cfg_.check_quorum || ++check_quorum_elapsed_ < cfg_.election_ticks)
+      return;
+    // Check-quorum (thesis §6.2): step down if a majority has been silent.
+    check_quorum_elapsed_ = 0;
+    size_t active = 1; // ourselves
+    for (auto& m : members_)
+      if (m.name != cfg_.id && recently_active_.count(m.name) > 0)
+        ++active;
+    recently_active_.clear();
+    if (active < quorum())
+      become_follower(term_, {}, out);
+    return;
+  }
+  ++election_elapsed_;
+  // A lone voter need not wait: nobody else can lead.
+  bool alone = members_.size() == 1 && is_voter(cfg_.id);
+  if (is_voter(cfg_.id) && (alone || election_elapsed_ >= randomized_timeout_))
+    campaign(cfg_.pre_vote, out);
+}
+
+void raft_core::reset_election_timer() {
+  election_elapsed_ = 0;
+  std::uniform_int_distribution<int> dist{cfg_.election_ticks,
+                                          2 * cfg_.election_ticks - 1};
+  randomized_timeout_ = dist(rng_);
+}
+
+// -- role changes --------------------------------------------------------------
+
+void raft_core::become_follower(uint64_t term, node_name leader,
+                                effects& out) {
+  if (term > term_) {
+    term_ = term;
+    voted_for_.clear();
+    out.save_state = true;
+  }
+  if (role_ != role_kind::follower || leader_ != leader)
+    out.role_changed = true;
+  role_ = role_kind::follower;
+  leader_ = std::move(leader);
+  votes_.clear();
+  match_.clear();
+  reset_election_timer();
+}
+
+void raft_core::campaign(bool pre_vote, effects& out) {
+  if (pre_vote)
+    become_pre_candidate(out);
+  else
+    become_candidate(out);
+}
+
+// Pre-vote (thesis §9.6): ask whether we could win before bumping the term,
+// so a server that cannot win never disrupts the cluster.
+void raft_core::become_pre_candidate(effects& out) {
+  role_ = role_kind::pre_candidate;
+  leader_.clear();
+  out.role_changed = true;
+  votes_ = {cfg_.id};
+  reset_election_timer();
+  if (votes_.size() >= quorum())
+    return become_candidate(out);
+  for (auto& m : members_)
+    if (m.name != cfg_.id)
+      out.after_sync.emplace_back(
+        m.name, vote_request{term_ + 1, cfg_.id, last_index(), last_term(),
+                             true});
+}
+
+// §5.2: increment the term, vote for self, request votes from all others.
+void raft_core::become_candidate(effects& out) {
+  role_ = role_kind::candidate;
+  leader_.clear();
+  out.role_changed = true;
+  term_ += 1;
+  voted_for_ = cfg_.id;
+  out.save_state = true; // term and vote durable before the requests go out
+  votes_ = {cfg_.id};
+  reset_election_timer();
+  if (votes_.size() >= quorum())
+    return become_leader(out);
+  for (auto& m : members_)
+    if (m.name != cfg_.id)
+      out.after_sync.emplace_back(
+        m.name, vote_request{term_, cfg_.id, last_index(), last_term(), false});
+}
+
+// A new leader appends a no-op so that entries of earlier terms commit with
+// it (§5.4.2, thesis §6.4).
+void raft_core::become_leader(effects& out) {
+  role_ = role_kind::leader;
+  leader_ = cfg_.id;
+  out.role_changed = true;
+  votes_.clear();
+  match_.clear();
+  recently_active_.clear();
+  check_quorum_elapsed_ = 0;
+  append_local(log_entry{term_, last_index() + 1, entry_kind::noop, {}, {}},
+               out);
+}
+
+// -- votes ---------------------------------------------------------------------
+
+// §5.4.1: a voter denies its vote if its own log is more up-to-date: the
+// later last term wins, and with equal terms the longer log.
+bool raft_core::log_up_to_date(uint64_t last_term, uint64_t last_index) const {
+  if (last_term != this->last_term())
+    return last_term > this->last_term();
+  return last_index >= this->last_index();
+}
+
+vote_response raft_core::handle_vote_request(const vote_request& req,
+                                             effects& out) {
+  vote_response resp{term_, cfg_.id, false, req.pre_vote};
+  if (req.term < term_ || in_lease())
+    return resp;
+  if (req.pre_vote) {
+    // Thesis §9.6: grant if the candidate could win; change nothing.
+    if (log_up_to_date(req.last_term, req.last_index)) {
+      resp.term = req.term;
+      resp.granted = true;
+    }
+    return resp;
+  }
+  if (req.term > term_)
+    become_follower(req.term, {}, out);
+  resp.term = term_;
+  bool free = voted_for_.empty() || voted_for_ == req.candidate;
+  if (free && log_up_to_date(req.last_term, req.last_index)) {
+    // §5.2: one vote per term, durable before the reply (Figure 2).
+    if (voted_for_ != req.candidate)
+      out.save_state = true;
+    voted_for_ = req.candidate;
+    reset_election_timer();
+    resp.granted = true;
+  }
+  return resp;
+}
+
+void raft_core::handle_vote_response(const vote_response& resp,
+                                     effects& out) {
+  if (resp.term > term_ && !resp.granted) {
+    become_follower(resp.term, {}, out);
+    return;
+  }
+  bool expected = resp.pre_vote ? role_ == role_kind::pre_candidate
+                                    && resp.term == term_ + 1
+                                : role_ == role_kind::candidate
+                                    && resp.term == term_;
+  if (!expected || !resp.granted || !is_voter(resp.voter))
+    return;
+  votes_.insert(resp.voter);
+  if (votes_.size() < quorum())
+    return;
+  if (resp.pre_vote)
+    become_candidate(out);
+  else
+    become_leader(out);
+}
+
+// -- replication ---------------------------------------------------------------
+
+void raft_core::append_local(log_entry e, effects& out) {
+  assert(e.index == last_index() + 1);
+  bool config = e.kind == entry_kind::config;
+  out.append.push_back(e);
+  log_.push_back(std::move(e));
+  if (config)
+    reload_members(); // thesis §4.1: a configuration counts once in the log
+}
+
+void raft_core::truncate_local(uint64_t from, effects& out) {
+  // §5.3 only ever removes uncommitted entries; anything else is a bug.
+  assert(from > commit_index_);
+  log_.resize(from - 1);
+  stable_index_ = std::min(stable_index_, from - 1);
+  if (out.truncate_from == 0 || from < out.truncate_from)
+    out.truncate_from = from;
+  // Entries queued for writing in this same step may be gone now.
+  auto& a = out.append;
+  a.erase(std::remove_if(a.begin(), a.end(),
+                         [from](const log_entry& e) { return e.index >= from; }),
+          a.end());
+  reload_members();
+}
+
+append_response raft_core::handle_append_request(const append_request& req,
+                                                 effects& out) {
+  append_response resp{term_, cfg_.id, false, 0, 0, 0};
+  if (req.term < term_)
+    return resp; // §5.1: a stale leader learns the new term from `resp.term`
+  if (req.term > term_ || role_ != role_kind::follower || leader_ != req.leader)
+    become_follower(req.term, req.leader, out);
+  reset_election_timer();
+  resp.term = term_;
+  // §5.3 consistency check, with a hint so the leader can skip a whole term.
+  if (req.prev_index > last_index()) {
+    resp.conflict_index = last_index() + 1;
+    return resp;
+  }
+  if (term_at(req.prev_index) != req.prev_term) {
+    resp.conflict_term = term_at(req.prev_index);
+    auto first = req.prev_index;
+    while (first > 1 && term_at(first - 1) == resp.conflict_term)
+      --first;
+    resp.conflict_index = first;
+    return resp;
+  }
+  for (auto& e : req.entries) {
+    if (e.index <= last_index()) {
+      if (term_at(e.index) == e.term)
+        continue; // already have it (a duplicate or reordered request)
+      truncate_local(e.index, out); // §5.3: delete the conflict and all after
+    }
+    append_local(e, out);
+  }
+  resp.success = true;
+  resp.match_index = req.prev_index + req.entries.size();
+  // §5.3: commitIndex = min(leaderCommit, index of last new entry).
+  auto new_commit = std::min(req.commit, resp.match_index);
+  if (new_commit > commit_index_) {
+    commit_index_ = new_commit;
+    emit_committed(out);
+  }
+  return resp;
+}
+
+void raft_core::handle_match(const node_name& peer, uint64_t term,
+                             uint64_t match, effects& out) {
+  if (role_ != role_kind::leader || term != term_ || !is_voter(peer))
+    return;
+  recently_active_.insert(peer);
+  auto& m = match_[peer];
+  if (match <= m)
+    return;
+  m = std::min(match, last_index());
+  maybe_commit(out);
+}
+
+void raft_core::observe_term(uint64_t term, effects& out) {
+  if (term > term_)
+    become_follower(term, {}, out);
+}
+
+void raft_core::persisted(uint64_t index, uint64_t term, effects& out) {
+  // A reply for a write whose entries were truncated since tells nothing:
+  // (index, term) identifies an entry and all before it (§5.3, Log Matching).
+  if (index <= stable_index_ || index > last_index() || term_at(index) != term)
+    return;
+  stable_index_ = index;
+  if (role_ == role_kind::leader)
+    maybe_commit(out);
+  else
+    emit_committed(out);
+}
+
+// Commit the highest index a majority holds durably, counting replicas only
+// for current-term entries; older ones commit with them (§5.4.2).
+void raft_core::maybe_commit(effects& out) {
+  std::vector<uint64_t> held;
+  for (auto& m : members_)
+    held.push_back(match_of(m.name));
+  if (held.empty())
+    return;
+  std::sort(held.begin(), held.end(), std::greater<>{});
+  auto n = held[quorum() - 1];
+  if (n > commit_index_ && term_at(n) == term_) {
+    commit_index_ = n;
+  }
+  emit_committed(out);
+}
+
+// Committed entries go to the state machine once they are durable here too.
+void raft_core::emit_committed(effects& out) {
+  auto upto = std::min(commit_index_, stable_index_);
+  for (auto i = emitted_index_ + 1; i <= upto; ++i)
+    out.committed.push_back(log_[i - 1]);
+  emitted_index_ = std::max(emitted_index_, upto);
+}
+
+std::optional<uint64_t> raft_core::propose(entry_kind kind, std::string key,
+                                           std::string value, effects& out) {
+  if (role_ != role_kind::leader)
+    return std::nullopt;
+  auto index = last_index() + 1;
+  append_local(log_entry{term_, index, kind, std::move(key), std::move(value)},
+               out);
+  return index;
+}
+
+void raft_core::reload_members() {
+  members_.clear();
+  for (auto i = log_.rbegin(); i != log_.rend(); ++i) {
+    if (i->kind != entry_kind::config)
+      continue;
+    if (auto ms = decode_members(i->value))
+      members_ = std::move(*ms);
+    return;
+  }
+}
+
+} // namespace raftd

@@ -1,0 +1,195 @@
+// raftd: the daemon. Parses the seed-compatible command line, opens the data
+// directory (refusing anything it cannot read), wires the actors together,
+// publishes the role on the peer port and serves HTTP until SIGINT/SIGTERM.
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <random>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+
+#include "actors/http_acceptor.hpp"
+#include "actors/logging.hpp"
+#include "actors/node_config.hpp"
+#include "actors/persister.hpp"
+#include "actors/raft_core.hpp"
+#include "actors/raft_role.hpp"
+#include "actors/state_machine.hpp"
+#include "messages/errors.hpp"
+#include "messages/register.hpp"
+#include "storage/data_dir.hpp"
+#include "storage/kv_store.hpp"
+#include "storage/log_store.hpp"
+
+using namespace raftd;
+
+namespace {
+
+/// Set by a fatal error inside an actor; main returns it after shutdown.
+std::atomic<int> g_exit_code{0};
+
+constexpr auto max_tick = std::chrono::milliseconds{10};
+constexpr int min_election_ticks = 10;
+
+/// What the node loaded from disk before any actor starts.
+struct loaded_state {
+  hard_state hs;
+  std::vector<log_entry> log;
+  uint64_t applied = 0;
+};
+
+caf::error load_state(data_dir& dd, loaded_state& out) {
+  if (auto err = dd.log->load(out.hs, out.log))
+    return err;
+  out.applied = dd.kv->applied_index();
+  if (out.applied > out.log.size())
+    return make_error(errc::corrupt_data,
+                      "the key/value state is ahead of the log (applied "
+                        + std::to_string(out.applied) + ", log ends at "
+                        + std::to_string(out.log.size()) + ")");
+  return {};
+}
+
+std::chrono::milliseconds tick_interval(const node_config& cfg) {
+  auto t = cfg.election_timeout / min_election_ticks;
+  return std::max(std::chrono::milliseconds{1}, std::min(max_tick, t));
+}
+
+std::unique_ptr<raft_core> make_core(const node_config& cfg,
+                                     const std::string& name,
+                                     loaded_state& ls) {
+  core_config cc;
+  cc.id = name;
+  cc.seed = std::random_device{}();
+  cc.election_ticks = static_cast<int>(cfg.election_timeout
+                                       / tick_interval(cfg));
+  return std::make_unique<raft_core>(cc, std::move(ls.hs), std::move(ls.log),
+                                     ls.applied);
+}
+
+struct node_actors {
+  persister_actor persister;
+  state_machine_actor sm;
+  role_actor role;
+  caf::actor http;
+};
+
+void stop_all(node_actors& a) {
+  auto reason = caf::exit_reason::user_shutdown;
+  if (a.http)
+    caf::anon_send_exit(a.http, reason);
+  caf::anon_send_exit(a.role, reason);
+  caf::anon_send_exit(a.persister, reason);
+  caf::anon_send_exit(a.sm, reason);
+}
+
+int fail_start(const std::string& what) {
+  RAFTD_LOG(error, what);
+  std::cerr << "raftd: " << what << "\n";
+  return 1;
+}
+
+int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
+             sigset_t& sigs) {
+  caf::actor_system_config acfg;
+  acfg.load<caf::io::middleman>();
+  register_types(acfg);
+  acfg.set("scheduler.max-threads", size_t{2});
+  caf::actor_system sys{acfg};
+  member self{dd.name, cfg.host + ":" + std::to_string(cfg.http_port),
+              cfg.host + ":" + std::to_string(cfg.raft_port)};
+  node_actors a;
+  a.persister = spawn_persister(sys, std::move(dd.log));
+  a.sm = spawn_state_machine(sys, std::move(dd.kv));
+  role_config rc;
+  rc.self = self;
+  rc.tick_interval = tick_interval(cfg);
+  rc.write_timeout = cfg.write_timeout;
+  rc.max_value_size = cfg.max_value_size;
+  rc.on_fatal = [](const caf::error&) {
+    g_exit_code = 1;
+    ::kill(::getpid(), SIGTERM); // wakes sigwait below
+  };
+  auto applied = ls.applied;
+  a.role = spawn_raft_role(sys, rc, make_core(cfg, dd.name, ls), a.persister,
+                           a.sm, applied, cfg.join.empty());
+  auto published = sys.middleman().publish(
+    caf::actor_cast<node_actor>(a.role), cfg.raft_port, cfg.host.c_str(), true);
+  if (!published) {
+    stop_all(a);
+    return fail_start("cannot listen on peer port " + cfg.host + ":"
+                      + std::to_string(cfg.raft_port) + ": "
+                      + sys.render(published.error()));
+  }
+  http_config hc;
+  hc.host = cfg.host;
+  hc.port = cfg.http_port;
+  hc.max_conns = cfg.max_conns;
+  hc.idle_timeout = cfg.idle_timeout;
+  hc.max_value_size = cfg.max_value_size;
+  hc.request_timeout = cfg.write_timeout + std::chrono::seconds{1};
+  auto http = spawn_http_acceptor(sys, caf::actor_cast<node_actor>(a.role), hc);
+  if (!http) {
+    stop_all(a);
+    return fail_start("cannot listen on HTTP port " + cfg.host + ":"
+                      + std::to_string(cfg.http_port) + ": "
+                      + sys.render(http.error()));
+  }
+  a.http = *http;
+  RAFTD_LOG(notice, "node " << dd.name << " listening at http://" << cfg.host
+                            << ":" << cfg.http_port << ", peers at "
+                            << cfg.host << ":" << cfg.raft_port);
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  RAFTD_LOG(notice, "got signal " << sig << ", shutting down");
+  stop_all(a);
+  sys.await_all_actors_done();
+  return g_exit_code.load();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string prog = "raftd";
+  auto parsed = parse_args(std::vector<std::string>(argv + 1, argv + argc));
+  if (parsed.cfg.help) {
+    std::cout << usage(prog);
+    return 0;
+  }
+  if (!parsed.error.empty()) {
+    std::cerr << prog << ": " << parsed.error << "\n" << usage(prog);
+    return 2;
+  }
+  auto& cfg = parsed.cfg;
+  g_log_level = cfg.log_level;
+  if (!cfg.join.empty()) {
+    std::cerr << prog << ": -join: joining a cluster is not implemented yet\n";
+    return 2;
+  }
+  RAFTD_LOG(notice, "initializing raft server: " << cfg.data_path);
+  auto dd = open_data_dir(cfg.data_path);
+  if (!dd)
+    return fail_start("cannot open data directory " + cfg.data_path + ": "
+                      + describe(dd.error()));
+  loaded_state ls;
+  if (auto err = load_state(*dd, ls))
+    return fail_start("cannot read data directory " + cfg.data_path + ": "
+                      + describe(err));
+  RAFTD_LOG(notice, (ls.log.empty() ? "initializing new cluster"
+                                    : "recovered from log")
+                      << ": term " << ls.hs.term << ", " << ls.log.size()
+                      << " entries, applied " << ls.applied);
+  // Block the signals before CAF starts its threads; main waits for them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  auto rc = run_node(cfg, *dd, ls, sigs);
+  RAFTD_LOG(notice, "bye");
+  return rc;
+}

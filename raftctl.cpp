@@ -1,0 +1,174 @@
+// raftctl: a command-line client that reaches a node as a typed CAF remote
+// actor, exactly as any other CAF program would (messages/actors.hpp).
+//
+//   raftctl [-c host:port] [-timeout d] get KEY [-stale] | set KEY VALUE|- |
+//           del KEY | status
+//
+// Exit codes: 0 success, 1 key absent or the node refused, 2 usage error or
+// the node cannot be reached.
+
+#include <chrono>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/node_config.hpp"
+#include "http/status_json.hpp"
+#include "messages/actors.hpp"
+#include "messages/errors.hpp"
+#include "messages/register.hpp"
+
+using namespace raftd;
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_refused = 1;
+constexpr int exit_usage = 2;
+
+struct options {
+  std::string host = "localhost";
+  uint16_t port = 5001;
+  std::chrono::milliseconds timeout{10000};
+  std::vector<std::string> words; ///< command and its arguments
+  bool stale = false;
+};
+
+const char* usage_text =
+  "Usage: raftctl [-c host:port] [-timeout d] <command>\n"
+  "  get KEY [-stale]   print the value (raw bytes)\n"
+  "  set KEY VALUE      set a value; VALUE '-' reads it from stdin\n"
+  "  del KEY            delete a key\n"
+  "  status             print the node's status as JSON\n"
+  "  -c host:port       the node's peer port (default localhost:5001)\n"
+  "  -timeout d         give up after d (default 10s)\n";
+
+int usage_error(const std::string& msg) {
+  std::cerr << "raftctl: " << msg << "\n" << usage_text;
+  return exit_usage;
+}
+
+bool parse_target(const std::string& s, options& o) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return false;
+  auto port = std::stoul("0" + s.substr(colon + 1));
+  if (port == 0 || port > 65535
+      || s.find_first_not_of("0123456789", colon + 1) != std::string::npos)
+    return false;
+  o.host = s.substr(0, colon);
+  o.port = static_cast<uint16_t>(port);
+  return true;
+}
+
+/// Parses argv into `o`; returns an error message or "".
+std::string parse(int argc, char** argv, options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-c" || a == "--c" || a == "-timeout" || a == "--timeout") {
+      if (i + 1 >= argc)
+        return "flag needs an argument: " + a;
+      std::string v = argv[++i];
+      bool ok = a.find('c') != std::string::npos && a.size() <= 3
+                  ? parse_target(v, o)
+                  : parse_duration(v, o.timeout);
+      if (!ok)
+        return "invalid value \"" + v + "\" for flag " + a;
+    } else if (a == "-stale" || a == "--stale") {
+      o.stale = true;
+    } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+      return "flag provided but not defined: " + a;
+    } else {
+      o.words.push_back(a);
+    }
+  }
+  if (o.words.empty())
+    return "a command is required";
+  static const std::vector<std::pair<std::string, size_t>> arity{
+    {"get", 2}, {"set", 3}, {"del", 2}, {"status", 1}};
+  for (auto& [cmd, n] : arity)
+    if (o.words[0] == cmd)
+      return o.words.size() == n ? "" : "wrong number of arguments for " + cmd;
+  return "unknown command: " + o.words[0];
+}
+
+int refused(const caf::error& err) {
+  if (is(err, errc::not_leader))
+    std::cerr << "raftctl: not the leader; the leader is at "
+              << context_of(err) << "\n";
+  else
+    std::cerr << "raftctl: " << describe(err) << "\n";
+  return exit_refused;
+}
+
+int run(caf::actor_system& sys, const options& o, node_actor node) {
+  caf::scoped_actor self{sys};
+  auto& w = o.words;
+  int rc = exit_ok;
+  auto on_error = [&](caf::error& err) { rc = refused(err); };
+  if (w[0] == "get") {
+    auto mode = o.stale ? read_mode::stale : read_mode::linearizable;
+    self->request(node, o.timeout, atom::get::value, w[1], mode)
+      .receive(
+        [&](bool found, const std::string& value) {
+          if (found)
+            std::cout << value << std::flush;
+          else {
+            std::cerr << "raftctl: key not found: " << w[1] << "\n";
+            rc = exit_refused;
+          }
+        },
+        on_error);
+  } else if (w[0] == "set") {
+    auto value = w[2];
+    if (value == "-")
+      value.assign(std::istreambuf_iterator<char>{std::cin}, {});
+    self->request(node, o.timeout, atom::put::value, w[1], value)
+      .receive([](uint64_t) {}, on_error);
+  } else if (w[0] == "del") {
+    self->request(node, o.timeout, atom::del::value, w[1])
+      .receive(
+        [&](uint64_t, bool existed) {
+          if (!existed) {
+            std::cerr << "raftctl: key not found: " << w[1] << "\n";
+            rc = exit_refused;
+          }
+        },
+        on_error);
+  } else {
+    self->request(node, o.timeout, atom::status::value)
+      .receive([](const node_status& s) { std::cout << http::status_json(s) << "\n"; },
+               on_error);
+  }
+  return rc;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  auto err = parse(argc, argv, o);
+  if (!err.empty())
+    return usage_error(err);
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  register_types(cfg);
+  // Without heartbeats a connect to a hung host would block forever.
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds{200}});
+  cfg.set("middleman.connection-timeout", caf::timespan{o.timeout});
+  caf::actor_system sys{cfg};
+  auto node = sys.middleman().remote_actor<node_actor>(o.host, o.port);
+  if (!node) {
+    std::cerr << "raftctl: cannot reach " << o.host << ":" << o.port << ": "
+              << sys.render(node.error()) << "\n";
+    return exit_usage;
+  }
+  return run(sys, o, *node);
+}

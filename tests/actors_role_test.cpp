@@ -1,0 +1,304 @@
+// The ROLE actor with its real state machine, on CAF's deterministic
+// scheduler: what reaches a client, and when relative to durability.
+#define CAF_SUITE actors.role
+#include <caf/test/dsl.hpp>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/raft_core.hpp"
+#include "actors/raft_role.hpp"
+#include "actors/state_machine.hpp"
+#include "messages/errors.hpp"
+#include "storage/kv_store.hpp"
+#include "storage/log_store.hpp"
+
+using namespace raftd;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// What a client saw: nothing yet, a value, or an error.
+template <class... Ts>
+struct outcome {
+  bool done = false;
+  std::tuple<Ts...> value;
+  caf::error err;
+};
+
+/// A persister whose replies the test can hold back, to see what waits for
+/// durability. It writes to a memory log store.
+struct held_writes {
+  bool hold = false;
+  size_t writes = 0;
+  std::vector<size_t> batch_sizes;
+  std::vector<std::pair<caf::typed_response_promise<uint64_t>, uint64_t>> held;
+  void release() {
+    for (auto& [rp, n] : held)
+      rp.deliver(n);
+    held.clear();
+  }
+};
+
+persister_actor::behavior_type
+mock_persister(persister_actor::pointer self, std::shared_ptr<log_store> store,
+               std::shared_ptr<held_writes> hw) {
+  return {
+    [=](atom::write, const persist_batch& b) -> caf::result<uint64_t> {
+      ++hw->writes;
+      hw->batch_sizes.push_back(b.entries.size());
+      if (auto err = store->write(b))
+        return err;
+      if (!hw->hold)
+        return store->last_index();
+      auto rp = self->make_response_promise<uint64_t>();
+      hw->held.emplace_back(rp, store->last_index());
+      return rp;
+    },
+  };
+}
+
+struct fixture : test_coordinator_fixture<> {
+  std::shared_ptr<memory_log_disk> disk = std::make_shared<memory_log_disk>();
+  std::shared_ptr<held_writes> hw = std::make_shared<held_writes>();
+  std::shared_ptr<kv_store> kv{make_memory_kv_store()};
+  state_machine_actor sm;
+  persister_actor persister;
+  role_actor role;
+  int fatal_calls = 0;
+
+  /// Starts a node from what `disk` holds; `ids` is the configuration
+  /// written at index 1 when the disk is empty (default: just "a").
+  void start(std::vector<std::string> ids = {"a"}) {
+    if (disk->entries.empty() && ids.size() > 1) {
+      std::vector<member> ms;
+      for (auto& id : ids)
+        ms.push_back(member{id, id + ":80", id + ":81"});
+      disk->entries.push_back(
+        log_entry{1, 1, entry_kind::config, {}, encode_members(ms)});
+      disk->state.term = 1;
+    }
+    std::shared_ptr<log_store> store{make_memory_log_store(disk)};
+    hard_state hs;
+    std::vector<log_entry> log;
+    CAF_REQUIRE(!store->load(hs, log));
+    core_config cc;
+    cc.id = "a";
+    cc.election_ticks = 10;
+    auto core = std::make_unique<raft_core>(cc, hs, log, kv->applied_index());
+    persister = sys.spawn(mock_persister, store, hw);
+    sm = spawn_state_machine(sys, kv, false);
+    role_config rc;
+    rc.self = member{"a", "a:80", "a:81"};
+    rc.write_timeout = 200ms;
+    rc.on_fatal = [this](const caf::error&) { ++fatal_calls; };
+    role = spawn_raft_role(sys, rc, std::move(core), persister, sm,
+                           kv->applied_index(), ids.size() == 1);
+    sched.run();
+  }
+
+  template <class... Ts, class Handle, class... Xs>
+  std::shared_ptr<outcome<Ts...>> ask(Handle h, Xs... xs) {
+    auto out = std::make_shared<outcome<Ts...>>();
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(h, caf::infinite, xs...)
+        .then(
+          [=](Ts... ys) {
+            out->value = std::make_tuple(ys...);
+            out->done = true;
+          },
+          [=](caf::error& e) {
+            out->err = e;
+            out->done = true;
+          });
+    });
+    return out;
+  }
+
+  node_status status() {
+    auto s = ask<node_status>(role, atom::status::value);
+    sched.run();
+    CAF_REQUIRE(s->done);
+    return std::get<0>(s->value);
+  }
+
+  /// Lets `n` role ticks pass.
+  void ticks(int n) {
+    for (int i = 0; i < n; ++i) {
+      advance_time(10ms);
+      sched.run();
+    }
+  }
+
+  ~fixture() override {
+    hw->release();
+    for (auto a : {caf::actor_cast<caf::actor>(role),
+                   caf::actor_cast<caf::actor>(persister),
+                   caf::actor_cast<caf::actor>(sm)})
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(role_tests, fixture)
+
+CAF_TEST(a lone node becomes leader and commits its no-op) {
+  start();
+  auto s = status();
+  CAF_CHECK_EQUAL(s.state, "leader");
+  CAF_CHECK_EQUAL(s.term, 1u);
+  CAF_CHECK_EQUAL(s.commit_index, 2u); // founding config + no-op
+  CAF_CHECK_EQUAL(s.applied_index, 2u);
+  CAF_CHECK_EQUAL(disk->state.term, 1u);
+  CAF_CHECK_EQUAL(disk->state.voted_for, "a");
+}
+
+CAF_TEST(a write is answered only once durable and applied) {
+  start();
+  hw->hold = true;
+  auto put = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                           std::string{"v"});
+  sched.run();
+  CAF_CHECK(!put->done); // the fsync has not returned
+  CAF_CHECK(!kv->get("k").value());
+  hw->release();
+  sched.run();
+  CAF_REQUIRE(put->done);
+  CAF_CHECK(!put->err);
+  CAF_CHECK_EQUAL(std::get<0>(put->value), 3u);
+  CAF_CHECK_EQUAL(kv->get("k").value().value_or(""), "v");
+  auto get = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                    read_mode::linearizable);
+  sched.run();
+  CAF_CHECK_EQUAL(std::get<1>(get->value), "v");
+}
+
+CAF_TEST(writes proposed during one fsync share the next one) {
+  start();
+  hw->hold = true;
+  auto before = hw->writes;
+  std::vector<std::shared_ptr<outcome<uint64_t>>> puts;
+  puts.push_back(ask<uint64_t>(role, atom::put::value, std::string{"k0"},
+                               std::string{"v"}));
+  sched.run(); // the first write is now at the "disk"
+  for (int i = 1; i < 5; ++i)
+    puts.push_back(ask<uint64_t>(role, atom::put::value,
+                                 "k" + std::to_string(i), std::string{"v"}));
+  sched.run();
+  CAF_CHECK_EQUAL(hw->writes, before + 1); // one write in flight at a time
+  hw->hold = false;
+  hw->release();
+  sched.run();
+  CAF_CHECK_EQUAL(hw->writes, before + 2); // the other four in one batch
+  CAF_CHECK_EQUAL(hw->batch_sizes.back(), 4u);
+  for (auto& p : puts)
+    CAF_CHECK(p->done && !p->err);
+}
+
+CAF_TEST(delete reports whether the key existed) {
+  start();
+  ask<uint64_t>(role, atom::put::value, std::string{"k"}, std::string{"v"});
+  sched.run();
+  auto d1 = ask<uint64_t, bool>(role, atom::del::value, std::string{"k"});
+  auto d2 = ask<uint64_t, bool>(role, atom::del::value, std::string{"k"});
+  sched.run();
+  CAF_CHECK(std::get<1>(d1->value));
+  CAF_CHECK(!std::get<1>(d2->value));
+  auto get = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                    read_mode::stale);
+  sched.run();
+  CAF_CHECK(!std::get<0>(get->value));
+}
+
+CAF_TEST(a write not confirmed in time gets outcome unknown) {
+  start();
+  hw->hold = true;
+  auto put = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                           std::string{"v"});
+  sched.run();
+  ticks(10);
+  CAF_CHECK(!put->done);
+  ticks(15); // past the 200 ms write timeout
+  CAF_REQUIRE(put->done);
+  CAF_CHECK(is(put->err, errc::outcome_unknown));
+}
+
+CAF_TEST(bad writes are refused before anything is proposed) {
+  start();
+  auto last = status().last_index;
+  auto empty = ask<uint64_t>(role, atom::put::value, std::string{},
+                             std::string{"v"});
+  auto big = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                           std::string(2u << 20, 'x'));
+  sched.run();
+  CAF_CHECK(is(empty->err, errc::bad_request));
+  CAF_CHECK(is(big->err, errc::value_too_large));
+  CAF_CHECK_EQUAL(status().last_index, last);
+}
+
+CAF_TEST(a failed log write stops the node and acknowledges nothing) {
+  start();
+  disk->fail_writes = true;
+  auto put = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                           std::string{"v"});
+  sched.run();
+  CAF_CHECK_EQUAL(fatal_calls, 1);
+  CAF_CHECK(!put->done || put->err);
+  CAF_CHECK(!kv->get("k").value());
+}
+
+CAF_TEST(a follower refuses writes naming the leader 5.1) {
+  start({"a", "b", "c"});
+  auto put = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                           std::string{"v"});
+  sched.run();
+  CAF_CHECK(is(put->err, errc::no_leader)); // nobody has led yet
+  // b leads term 2 and says so with a heartbeat.
+  auto ack = ask<append_response>(role, atom::append::value,
+                                  append_request{2, "b", 1, 1, {}, 1});
+  sched.run();
+  CAF_CHECK(std::get<0>(ack->value).success);
+  auto put2 = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                            std::string{"v"});
+  sched.run();
+  CAF_CHECK(is(put2->err, errc::not_leader));
+  CAF_CHECK_EQUAL(context_of(put2->err), "b:80");
+}
+
+CAF_TEST(a vote is granted only once it is durable 5.2) {
+  start({"a", "b", "c"});
+  hw->hold = true;
+  auto vote = ask<vote_response>(role, atom::vote::value,
+                                 vote_request{2, "b", 1, 1, false});
+  sched.run();
+  CAF_CHECK(!vote->done);
+  hw->release();
+  sched.run();
+  CAF_REQUIRE(vote->done);
+  CAF_CHECK(std::get<0>(vote->value).granted);
+  CAF_CHECK_EQUAL(disk->state, (hard_state{2, "b"}));
+}
+
+CAF_TEST(an append ack waits for every earlier write 5.3) {
+  start({"a", "b", "c"});
+  hw->hold = true;
+  log_entry e{2, 2, entry_kind::put, "k", "v"};
+  auto a1 = ask<append_response>(role, atom::append::value,
+                                 append_request{2, "b", 1, 1, {e}, 1});
+  sched.run();
+  // A heartbeat that needs no write of its own still acknowledges index 2.
+  auto a2 = ask<append_response>(role, atom::append::value,
+                                 append_request{2, "b", 2, 2, {}, 1});
+  sched.run();
+  CAF_CHECK(!a1->done);
+  CAF_CHECK(!a2->done);
+  hw->release();
+  sched.run();
+  CAF_CHECK(a1->done && a2->done);
+  CAF_CHECK_EQUAL(std::get<0>(a2->value).match_index, 2u);
+  CAF_CHECK_EQUAL(disk->entries.size(), 2u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
