@@ -1,0 +1,54 @@
+#pragma once
+// A node's data directory:
+//
+//   DATA/name  7 lowercase hex characters, no newline, mode 0644: the node's
+//              name, made once from std::random_device and kept
+//   DATA/log/  the Raft log and hard state (log_store.hpp)
+//   DATA/kv/   the applied key/value state (kv_store.hpp)
+//
+// Nothing in an existing directory is ever overwritten or created: a
+// directory that is not a complete raftd data directory is refused with a
+// clear error for the operator to look at.
+
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "messages/types.hpp"
+#include "storage/kv_store.hpp"
+#include "storage/log_store.hpp"
+
+namespace raftd {
+
+/// An open data directory. Movable; closing it (destruction) closes both
+/// databases and releases their locks.
+struct data_dir {
+  std::string path;
+  node_name name;
+  /// True if open_data_dir made this directory (a new node), false if it
+  /// existed (a restart).
+  bool fresh = false;
+  std::unique_ptr<log_store> log;
+  std::unique_ptr<kv_store> kv;
+};
+
+/// Opens the data directory at `path`, creating it (and its parents) if
+/// missing.
+/// - Missing or empty: a new node. log/ and kv/ are created first, then
+///   `name` last and atomically (name.tmp, fsync, link to name, fsync of the
+///   directory), so `name` marks a complete directory. `fresh` is true.
+/// - Holding `name`: a restart. `name` must hold exactly 7 lowercase hex
+///   characters, and log/ and kv/ must exist; otherwise errc::corrupt_data.
+/// - Non-empty without `name`: "not a raftd data directory", errc::
+///   corrupt_data; nothing is written into it. (A node stopped in the middle
+///   of its very first start leaves one; the error says so when only log/,
+///   kv/ and name.tmp are there.)
+/// - Unreadable (permissions) or a path that is not a directory:
+///   errc::corrupt_data; failing to create it: errc::storage_failed.
+/// - In use by another process: errc::storage_failed, "data directory is in
+///   use by another process" (LevelDB's LOCK files); already open in this
+///   process: errc::storage_failed, "already open in this process".
+caf::expected<data_dir> open_data_dir(const std::string& path);
+
+} // namespace raftd

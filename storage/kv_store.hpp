@@ -1,0 +1,89 @@
+#pragma once
+// The applied key/value state: what committed entries have made of the keys.
+// Production: LevelDB in DATA/kv (layout in storage/codec.hpp). Tests and
+// simulation: in memory.
+//
+// Why kv writes are not synced: the Raft log (DATA/log, synced before
+// anything is acknowledged) is the source of truth, and only entries durable
+// in it are applied (callers: apply an entry only once the local log holds
+// it durably, never straight from a leader's message). Each apply() stores
+// the new applied index in the same LevelDB write batch as the values, and
+// LevelDB replays a batch whole or not at all. So after a crash the kv state
+// is exactly "every entry up to applied_index()" for some applied_index() at
+// or below what was applied before the crash (a process crash loses
+// nothing: LevelDB hands every write to the kernel at once; a machine crash
+// may lose the latest batches), and replaying the log from applied_index() +
+// 1 restores the rest, each entry exactly once. An fsync per apply would buy
+// nothing but latency. One assumption: after a machine crash the filesystem
+// shows no zeroed blocks *inside* LevelDB's log with good ones after them
+// (ext4's default data=ordered guarantees it for appends). LevelDB skips a
+// zeroed region silently, even with paranoid checks, so such a hole would
+// lose a batch while later ones, and a later applied index, survive. Where
+// that cannot be ruled out, sync the kv writes (WriteOptions::sync).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "messages/types.hpp"
+
+namespace leveldb {
+class Env;
+} // namespace leveldb
+
+namespace raftd {
+
+/// The state machine's storage. Not thread-safe: one owner calls it.
+///
+/// A failed apply leaves the store failed, as a failed log write does (see
+/// log_store.hpp for why): applied_index() stays, reads still work, every
+/// later apply returns the same storage_failed error until the store is
+/// reopened, which finds a consistent state (the failed batch wholly there
+/// or wholly absent) to replay the log onto.
+class kv_store {
+public:
+  virtual ~kv_store();
+
+  /// Index of the last applied entry; 0 before the first.
+  virtual uint64_t applied_index() const = 0;
+
+  /// The value of `key`, nullopt when absent.
+  virtual caf::expected<std::optional<std::string>>
+  get(const std::string& key) = 0;
+
+  /// Applies `entries` in one write batch that also stores the new applied
+  /// index. The entries must be contiguous in index order (else
+  /// errc::bad_request, nothing written). Entries with index <=
+  /// applied_index() are skipped: never applied twice. The first one not
+  /// skipped must be applied_index() + 1 (a gap: errc::bad_request, nothing
+  /// written). put: key := value; del: erase key; noop and config: only
+  /// advance the index. An entry of unknown kind: errc::bad_request.
+  ///
+  /// `found[i]` (one per entry) tells whether entry i's key existed just
+  /// before entry i was applied, so a later entry in the batch sees the
+  /// earlier ones (put k, del k: the del's found is true). It is false for
+  /// skipped entries (their effect is long applied) and for noop/config.
+  /// `applied_index` is the applied index after the batch.
+  virtual caf::expected<apply_result>
+  apply(const std::vector<log_entry>& entries) = 0;
+};
+
+/// Opens the LevelDB key/value state in `dir` (created if missing with
+/// `create`; without it a missing database is errc::corrupt_data, "missing
+/// kv database"). The format version is checked as for the log. A database
+/// in use by another process, or already open in this one, is
+/// errc::storage_failed. `env` must outlive the store; nullptr means
+/// leveldb::Env::Default().
+caf::expected<std::unique_ptr<kv_store>>
+open_leveldb_kv_store(const std::string& dir, bool create,
+                      leveldb::Env* env = nullptr);
+
+/// An in-memory kv store with the same contract, starting empty.
+std::unique_ptr<kv_store> make_memory_kv_store();
+
+} // namespace raftd
