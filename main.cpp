@@ -12,6 +12,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
+#include "actors/connector.hpp"
 #include "actors/http_acceptor.hpp"
 #include "actors/logging.hpp"
 #include "actors/node_config.hpp"
@@ -72,6 +73,7 @@ std::unique_ptr<raft_core> make_core(const node_config& cfg,
 }
 
 struct node_actors {
+  connector_actor connector;
   persister_actor persister;
   state_machine_actor sm;
   role_actor role;
@@ -85,6 +87,7 @@ void stop_all(node_actors& a) {
   caf::anon_send_exit(a.role, reason);
   caf::anon_send_exit(a.persister, reason);
   caf::anon_send_exit(a.sm, reason);
+  caf::anon_send_exit(a.connector, reason);
 }
 
 int fail_start(const std::string& what) {
@@ -99,6 +102,12 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   acfg.load<caf::io::middleman>();
   register_types(acfg);
   acfg.set("scheduler.max-threads", size_t{2});
+  // CAF notices neither a hung peer nor a hung connect without heartbeats
+  // (caf-0.17-guide §4): a silent connection is dropped after the timeout.
+  acfg.set("middleman.heartbeat-interval",
+           caf::timespan{std::chrono::milliseconds{100}});
+  acfg.set("middleman.connection-timeout",
+           caf::timespan{std::chrono::milliseconds{1000}});
   caf::actor_system sys{acfg};
   member self{dd.name, cfg.host + ":" + std::to_string(cfg.http_port),
               cfg.host + ":" + std::to_string(cfg.raft_port)};
@@ -110,6 +119,11 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   rc.tick_interval = tick_interval(cfg);
   rc.write_timeout = cfg.write_timeout;
   rc.max_value_size = cfg.max_value_size;
+  a.connector = spawn_middleman_connector(sys);
+  rc.connector = a.connector;
+  rc.heartbeat = cfg.heartbeat;
+  rc.rpc_timeout = std::max(cfg.election_timeout * 2,
+                            std::chrono::milliseconds{500});
   rc.on_fatal = [](const caf::error&) {
     g_exit_code = 1;
     ::kill(::getpid(), SIGTERM); // wakes sigwait below

@@ -377,6 +377,10 @@ void raft_core::maybe_commit(effects& out) {
     commit_index_ = n;
   }
   emit_committed(out);
+  // A leader removed from the configuration steps down once that
+  // configuration has committed (thesis §4.2.2).
+  if (!is_voter(cfg_.id) && commit_index_ >= config_index_)
+    become_follower(term_, {}, out);
 }
 
 // Committed entries go to the state machine once they are durable here too.
@@ -399,9 +403,11 @@ std::optional<uint64_t> raft_core::propose(entry_kind kind, std::string key,
 
 void raft_core::reload_members() {
   members_.clear();
+  config_index_ = 0;
   for (auto i = log_.rbegin(); i != log_.rend(); ++i) {
     if (i->kind != entry_kind::config)
       continue;
+    config_index_ = i->index;
     if (auto ms = decode_members(i->value))
       members_ = std::move(*ms);
     return;

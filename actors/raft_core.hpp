@@ -128,6 +128,11 @@ public:
   uint64_t match_of(const node_name& peer) const;
   /// True if `id` votes in the current configuration.
   bool is_voter(const node_name& id) const;
+  /// Index of the latest configuration entry (0: none).
+  uint64_t config_index() const { return config_index_; }
+  /// True while the latest configuration is not yet committed: no other
+  /// change may start (thesis §4.1, one server at a time).
+  bool config_pending() const { return config_index_ > commit_index_; }
 
 private:
   // -- state changes (§5.1, §5.2) --------------------------------------------
@@ -171,6 +176,7 @@ private:
   role_kind role_ = role_kind::follower;
   node_name leader_;
   std::vector<member> members_;
+  uint64_t config_index_ = 0;
 
   /// Ticks since the last reset: heard from a leader, granted a vote, or
   /// started an election.

@@ -2,10 +2,13 @@
 
 #include <deque>
 #include <map>
+#include <optional>
+#include <set>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
 #include <caf/delegated.hpp>
+#include <caf/send.hpp>
 #include <caf/result.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -13,6 +16,7 @@
 
 #include "actors/logging.hpp"
 #include "actors/raft_core.hpp"
+#include "actors/replicator.hpp"
 #include "messages/errors.hpp"
 
 namespace raftd {
@@ -45,6 +49,17 @@ struct pending_read {
   uint64_t deadline_tick = 0;
 };
 
+/// A server being caught up before it joins (thesis §4.2.1): it gets the log
+/// in rounds; once a round ends within an election timeout, it is added.
+struct catch_up {
+  member m;
+  caf::typed_response_promise<uint64_t> rp;
+  uint64_t round_target = 0;
+  uint64_t round_start_tick = 0;
+  int rounds = 0;
+  uint64_t deadline_tick = 0;
+};
+
 struct role_state {
   static inline const char* name = "raft_role";
 
@@ -69,9 +84,24 @@ struct role_state {
   /// Logical time: ticks since start.
   uint64_t now_tick = 0;
   uint64_t write_timeout_ticks = 0;
-  /// Peers' published actors, by name (connected by the replicators).
-  std::unordered_map<node_name, node_actor> peers;
+  /// One replicator per other member: the link to that peer.
+  std::map<node_name, replicator_actor> replicators;
+  /// Peers whose replicator is connected.
+  std::set<node_name> reachable;
+  /// The term this node leads as the replicators know it (0: none), and
+  /// the log end and commit they were last told.
+  uint64_t lead_term = 0;
+  uint64_t told_last = 0;
+  uint64_t told_commit = 0;
+  /// The server being caught up to join, if any.
+  std::optional<catch_up> joining;
   bool failed = false;
+
+  /// Replicators live as long as the role: they stop with it.
+  ~role_state() {
+    for (auto& [name, r] : replicators)
+      caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+  }
 };
 
 using role_ptr = role_actor::stateful_pointer<role_state>;
@@ -212,18 +242,93 @@ void log_role_change(role_state& st) {
 
 void send_vote_request(role_ptr self, const node_name& to,
                        const vote_request& req) {
-  auto i = self->state.peers.find(to);
-  if (i == self->state.peers.end())
-    return; // not connected: the election timer will retry
-  self->request(i->second, std::chrono::milliseconds{100}, atom::vote::value,
-                req)
-    .then(
-      [=](const vote_response& resp) {
-        effects e;
-        self->state.core->handle_vote_response(resp, e);
-        handle_effects(self, e);
-      },
-      [](caf::error&) {});
+  auto i = self->state.replicators.find(to);
+  if (i != self->state.replicators.end())
+    self->send(i->second, atom::vote::value, req);
+}
+
+replicator_actor make_replicator(role_ptr self, const member& m) {
+  auto& st = self->state;
+  replicator_config rc;
+  rc.peer = m;
+  rc.heartbeat = st.cfg.heartbeat;
+  rc.rpc_timeout = st.cfg.rpc_timeout;
+  rc.max_inflight = st.cfg.max_inflight;
+  auto r = spawn_replicator(self->system(), rc, self, st.cfg.connector);
+  if (st.lead_term != 0)
+    self->send(r, atom::lead::value, st.lead_term, st.core->last_index() + 1);
+  return r;
+}
+
+/// Keeps one replicator per other member (thesis §4.1: the configuration in
+/// the log is the one in force).
+void sync_replicators(role_ptr self) {
+  auto& st = self->state;
+  std::set<node_name> want;
+  for (auto& m : st.core->members())
+    if (m.name != st.core->id())
+      want.insert(m.name);
+  if (st.joining)
+    want.insert(st.joining->m.name);
+  for (auto i = st.replicators.begin(); i != st.replicators.end();) {
+    if (want.count(i->first) > 0) {
+      ++i;
+      continue;
+    }
+    self->send_exit(i->second, caf::exit_reason::user_shutdown);
+    st.reachable.erase(i->first);
+    i = st.replicators.erase(i);
+  }
+  for (auto& m : st.core->members())
+    if (want.count(m.name) > 0 && st.replicators.count(m.name) == 0)
+      st.replicators.emplace(m.name, make_replicator(self, m));
+  if (st.joining && st.replicators.count(st.joining->m.name) == 0)
+    st.replicators.emplace(st.joining->m.name,
+                           make_replicator(self, st.joining->m));
+}
+
+/// Tells the replicators whether this node leads, and how far the log goes.
+void drive_replicators(role_ptr self) {
+  auto& st = self->state;
+  auto& c = *st.core;
+  bool leading = c.role() == role_kind::leader;
+  if (leading && st.lead_term != c.term()) {
+    st.lead_term = c.term();
+    for (auto& [name, r] : st.replicators)
+      self->send(r, atom::lead::value, c.term(), c.last_index() + 1);
+  } else if (!leading && st.lead_term != 0) {
+    st.lead_term = 0;
+    for (auto& [name, r] : st.replicators)
+      self->send(r, atom::follow::value);
+  }
+  if (!leading
+      || (c.last_index() == st.told_last && c.commit_index() == st.told_commit))
+    return;
+  st.told_last = c.last_index();
+  st.told_commit = c.commit_index();
+  for (auto& [name, r] : st.replicators)
+    self->send(r, atom::pump::value, st.told_last, st.told_commit);
+}
+
+/// The next AppendEntries for a peer whose log should continue at `from`.
+caf::result<append_request> next_append(role_state& st, uint64_t term,
+                                        uint64_t from) {
+  auto& c = *st.core;
+  if (c.role() != role_kind::leader || c.term() != term)
+    return make_error(errc::not_leader, "no longer leading that term");
+  from = std::max<uint64_t>(1, std::min(from, c.last_index() + 1));
+  append_request req{term, c.id(), from - 1, c.term_at(from - 1), {},
+                     c.commit_index()};
+  size_t bytes = 0;
+  for (auto i = from; i <= c.last_index(); ++i) {
+    if (req.entries.size() >= st.cfg.max_batch_entries
+        || (bytes >= st.cfg.max_batch_bytes && !req.entries.empty()))
+      break;
+    auto& e = c.entry(i);
+    bytes += e.key.size() + e.value.size();
+    req.entries.push_back(e);
+  }
+  return req;
 }
 
 void handle_effects(role_ptr self, effects& e, after_fn reply) {
@@ -238,6 +343,16 @@ void handle_effects(role_ptr self, effects& e, after_fn reply) {
     after_writes(st, std::move(reply));
   start_write(self);
   apply_committed(self, std::move(e.committed));
+  sync_replicators(self);
+  drive_replicators(self);
+}
+
+/// Runs one call into the core and everything it asks for.
+template <class F>
+void step(role_ptr self, F f) {
+  effects e;
+  f(*self->state.core, e);
+  handle_effects(self, e);
 }
 
 // -- client requests -----------------------------------------------------------
@@ -370,10 +485,146 @@ node_status make_status(const role_state& st) {
     ms.role = self ? to_string(c.role())
                    : (m.name == c.leader() ? "leader" : "follower");
     ms.match_index = c.role() == role_kind::leader ? c.match_of(m.name) : 0;
-    ms.reachable = self || st.peers.count(m.name) > 0;
+    ms.reachable = self || st.reachable.count(m.name) > 0;
     s.members.push_back(std::move(ms));
   }
   return s;
+}
+
+// -- membership (thesis ch. 4) ------------------------------------------------
+
+uint64_t ticks_of(const role_state& st, std::chrono::milliseconds d) {
+  auto tick = std::max<int64_t>(1, st.cfg.tick_interval.count());
+  return std::max<int64_t>(1, d.count() / tick);
+}
+
+/// Why a membership change cannot start now, if it cannot.
+caf::error change_blocked(const role_state& st) {
+  if (st.core->config_pending())
+    return make_error(errc::busy, "another membership change is committing");
+  if (st.joining)
+    return make_error(errc::busy, "server " + st.joining->m.name
+                                    + " is catching up to join");
+  return {};
+}
+
+/// A joining server must not take a name or an address already in use.
+caf::error check_new_member(const role_state& st, const member& m) {
+  if (m.name.empty() || m.http_addr.empty() || m.raft_addr.empty())
+    return make_error(errc::bad_request, "a member needs a name and addresses");
+  for (auto& x : st.core->members()) {
+    if (x.name == m.name && !(x == m))
+      return make_error(errc::conflict, "name " + m.name
+                                          + " is already a member at "
+                                          + x.http_addr);
+    if (x.name != m.name
+        && (x.http_addr == m.http_addr || x.raft_addr == m.raft_addr))
+      return make_error(errc::conflict, "address in use by member " + x.name);
+  }
+  return {};
+}
+
+/// Proposes a configuration entry; `rp` gets its index once committed.
+void propose_config(role_ptr self, std::vector<member> ms,
+                    caf::typed_response_promise<uint64_t> rp) {
+  pending_write w;
+  w.put_rp = rp;
+  propose(self, entry_kind::config, {}, encode_members(ms), std::move(w), rp);
+}
+
+void finish_catch_up(role_ptr self, caf::error err) {
+  auto& st = self->state;
+  auto j = std::move(*st.joining);
+  st.joining.reset();
+  if (err) {
+    RAFTD_LOG(warn, "server " << j.m.name << " did not join: "
+                               << describe(err));
+    j.rp.deliver(err);
+    sync_replicators(self); // drops its replicator
+    return;
+  }
+  RAFTD_LOG(notice, "adding server " << j.m.name << " at " << j.m.http_addr);
+  auto ms = st.core->members();
+  ms.push_back(j.m);
+  propose_config(self, std::move(ms), j.rp);
+}
+
+/// Called when the joining server's match grows, and on ticks.
+void check_catch_up(role_ptr self, uint64_t match) {
+  auto& st = self->state;
+  if (!st.joining)
+    return;
+  auto& j = *st.joining;
+  if (st.core->role() != role_kind::leader)
+    return finish_catch_up(self, not_leader_error(st));
+  if (st.now_tick >= j.deadline_tick)
+    return finish_catch_up(self, make_error(errc::busy,
+                                            "the new server did not catch up "
+                                            "in time"));
+  if (match < j.round_target)
+    return;
+  // Thesis §4.2.1: once a round takes no longer than an election timeout,
+  // the new server is close enough to add without hurting availability.
+  if (st.now_tick - j.round_start_tick <= ticks_of(st, st.cfg.catch_up_round))
+    return finish_catch_up(self, {});
+  if (++j.rounds >= st.cfg.max_catch_up_rounds)
+    return finish_catch_up(self, make_error(errc::busy,
+                                            "the new server is too slow to "
+                                            "catch up"));
+  j.round_target = st.core->last_index();
+  j.round_start_tick = st.now_tick;
+}
+
+template <class F>
+caf::result<uint64_t> forward_to_leader(role_ptr self, F&& msg) {
+  auto& st = self->state;
+  auto i = st.replicators.find(st.core->leader());
+  if (st.core->leader().empty() || i == st.replicators.end())
+    return not_leader_error(st);
+  return msg(i->second);
+}
+
+caf::result<uint64_t> on_join(role_ptr self, member m) {
+  auto& st = self->state;
+  if (st.core->role() != role_kind::leader)
+    return forward_to_leader(self, [&](replicator_actor& r) {
+      return self->delegate(r, atom::join::value, std::move(m));
+    });
+  if (auto err = check_new_member(st, m))
+    return err;
+  if (st.core->find_member(m.name))
+    return st.core->config_index(); // already a member: nothing to do
+  if (auto err = change_blocked(st))
+    return err;
+  RAFTD_LOG(notice, "catching up server " << m.name << " at " << m.raft_addr
+                                          << " before it joins");
+  auto rp = self->make_response_promise<uint64_t>();
+  st.joining = catch_up{m, rp, st.core->last_index(), st.now_tick, 0,
+                        st.now_tick + ticks_of(st, st.cfg.catch_up_timeout)};
+  sync_replicators(self);
+  return rp;
+}
+
+caf::result<uint64_t> on_leave(role_ptr self, node_name name) {
+  auto& st = self->state;
+  if (st.core->role() != role_kind::leader)
+    return forward_to_leader(self, [&](replicator_actor& r) {
+      return self->delegate(r, atom::leave::value, std::move(name));
+    });
+  if (!st.core->find_member(name))
+    return make_error(errc::not_found, "no member named " + name);
+  if (st.core->members().size() == 1)
+    return make_error(errc::conflict, "cannot remove the last member");
+  if (auto err = change_blocked(st))
+    return err;
+  RAFTD_LOG(notice, "removing server " << name);
+  auto ms = st.core->members();
+  ms.erase(std::remove_if(ms.begin(), ms.end(),
+                          [&](const member& x) { return x.name == name; }),
+           ms.end());
+  auto rp = self->make_response_promise<uint64_t>();
+  propose_config(self, std::move(ms), rp);
+  return rp;
 }
 
 // -- time ----------------------------------------------------------------------
@@ -409,6 +660,8 @@ void on_tick(role_ptr self, uint64_t) {
   st.core->tick(e);
   handle_effects(self, e);
   expire_waiters(st);
+  if (st.joining)
+    check_catch_up(self, 0);
   self->delayed_send(self, st.cfg.tick_interval, atom::tick::value,
                      st.now_tick);
 }
@@ -432,6 +685,7 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
     st.core->bootstrap(st.cfg.self, e);
     handle_effects(self, e);
   }
+  sync_replicators(self);
   self->send(self, atom::tick::value, uint64_t{0});
   return {
     [=](atom::put, std::string& key, std::string& value) {
@@ -442,6 +696,10 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
       return on_get(self, std::move(key), mode);
     },
     [=](atom::status) { return make_status(self->state); },
+    [=](atom::join, member& m) { return on_join(self, std::move(m)); },
+    [=](atom::leave, node_name& name) {
+      return on_leave(self, std::move(name));
+    },
     [=](atom::vote, const vote_request& req) {
       effects e;
       auto resp = self->state.core->handle_vote_request(req, e);
@@ -457,6 +715,31 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
       return rp;
     },
     [=](atom::tick, uint64_t n) { on_tick(self, n); },
+    [=](atom::entries, uint64_t term, uint64_t from) {
+      return next_append(self->state, term, from);
+    },
+    [=](atom::match, const node_name& peer, uint64_t term, uint64_t match) {
+      auto& st = self->state;
+      if (st.joining && st.joining->m.name == peer && term == st.core->term())
+        check_catch_up(self, match);
+      step(self, [&](raft_core& c, effects& e) {
+        c.handle_match(peer, term, match, e);
+      });
+    },
+    [=](atom::vote, const vote_response& resp) {
+      step(self, [&](raft_core& c, effects& e) {
+        c.handle_vote_response(resp, e);
+      });
+    },
+    [=](atom::term, uint64_t term) {
+      step(self, [&](raft_core& c, effects& e) { c.observe_term(term, e); });
+    },
+    [=](atom::peer, const node_name& name, bool up) {
+      if (up)
+        self->state.reachable.insert(name);
+      else
+        self->state.reachable.erase(name);
+    },
   };
 }
 

@@ -28,6 +28,23 @@ struct role_config {
   size_t max_value_size = 1 << 20;
   /// Called once if the log cannot be made durable; the role stops.
   std::function<void(const caf::error&)> on_fatal;
+  /// How replicators reach peers (the simulation swaps this).
+  connector_actor connector;
+  /// Leader heartbeat interval (§5.2).
+  std::chrono::milliseconds heartbeat{50};
+  /// Peer RPC timeout; shorter than it takes a healthy cluster to notice.
+  std::chrono::milliseconds rpc_timeout{1000};
+  /// Most entries and bytes in one AppendEntries.
+  size_t max_batch_entries = 4096;
+  size_t max_batch_bytes = 4 << 20;
+  /// AppendEntries in flight per peer.
+  size_t max_inflight = 8;
+  /// A joining server is added once one round of catching up takes no
+  /// longer than this (the election timeout, thesis §4.2.1)...
+  std::chrono::milliseconds catch_up_round{150};
+  /// ...within this many rounds and this long, or the join fails.
+  int max_catch_up_rounds = 10;
+  std::chrono::milliseconds catch_up_timeout{30000};
 };
 
 /// Spawns the ROLE around `core`. With `bootstrap`, an empty log first gets

@@ -22,6 +22,8 @@ using get = caf::get_atom;
 using put = caf::put_atom;
 using del = caf::delete_atom;
 using tick = caf::tick_atom;
+using join = caf::join_atom;
+using leave = caf::leave_atom;
 using status = caf::atom_constant<caf::atom("status")>;
 using vote = caf::atom_constant<caf::atom("vote")>;
 using append = caf::atom_constant<caf::atom("append")>;
@@ -29,6 +31,15 @@ using write = caf::atom_constant<caf::atom("write")>;
 using apply = caf::atom_constant<caf::atom("apply")>;
 using applied = caf::atom_constant<caf::atom("applied")>;
 using idle = caf::atom_constant<caf::atom("idle_tmo")>;
+using connect = caf::connect_atom;
+using lead = caf::atom_constant<caf::atom("lead")>;
+using follow = caf::atom_constant<caf::atom("follow")>;
+using pump = caf::atom_constant<caf::atom("pump")>;
+using entries = caf::atom_constant<caf::atom("entries")>;
+using match = caf::atom_constant<caf::atom("match")>;
+using term = caf::atom_constant<caf::atom("term")>;
+using peer = caf::atom_constant<caf::atom("peer")>;
+using heartbeat = caf::atom_constant<caf::atom("heartbeat")>;
 } // namespace atom
 
 // -- the public face of a node -------------------------------------------------
@@ -46,6 +57,13 @@ using node_actor = caf::typed_actor<
   caf::replies_to<atom::get, std::string, read_mode>::with<bool, std::string>,
   // Describes this node and the members it knows.
   caf::replies_to<atom::status>::with<node_status>,
+  // Adds a server once it has caught up (thesis §4.2.1) with a configuration
+  // entry (single-server change, thesis §4.1); replies with that entry's
+  // index once committed. A member that is not the leader forwards it.
+  caf::replies_to<atom::join, member>::with<uint64_t>,
+  // Removes a server with a configuration entry; replies with its index once
+  // committed. A member that is not the leader forwards it.
+  caf::replies_to<atom::leave, node_name>::with<uint64_t>,
   // RequestVote RPC (§5.2, pre-vote: thesis §9.6). Answered once durable.
   caf::replies_to<atom::vote, vote_request>::with<vote_response>,
   // AppendEntries RPC (§5.3). Answered once the entries are durable.
@@ -70,10 +88,49 @@ using state_machine_actor = caf::typed_actor<
   // The last applied index.
   caf::replies_to<atom::applied>::with<uint64_t>>;
 
+/// The CONNECTOR: the one place that knows how to reach a peer. Production
+/// asks CAF's middleman (actors/connector.cpp); the simulation hands out its
+/// fault-injecting network's handles instead.
+using connector_actor = caf::typed_actor<
+  // Resolves the node published at host:port.
+  caf::replies_to<atom::connect, std::string, uint16_t>::with<node_actor>>;
+
+/// A REPLICATOR: this node's link to one peer. On every node it carries
+/// vote requests; on the leader it also replicates the log to that peer with
+/// several AppendEntries in flight, backing off on rejection. It owns the
+/// peer's liveness: connect, reconnect with back-off, RPC timeouts.
+using replicator_actor = caf::typed_actor<
+  // This node leads `term`: replicate, probing from index `next`.
+  caf::reacts_to<atom::lead, uint64_t, uint64_t>,
+  // This node no longer leads: stop replicating.
+  caf::reacts_to<atom::follow>,
+  // The leader's log now ends at `last` and commits at `commit`.
+  caf::reacts_to<atom::pump, uint64_t, uint64_t>,
+  // Sends a RequestVote; the reply goes to the role.
+  caf::reacts_to<atom::vote, vote_request>,
+  // Forwards a join or leave to the peer (when it is the leader).
+  caf::replies_to<atom::join, member>::with<uint64_t>,
+  caf::replies_to<atom::leave, node_name>::with<uint64_t>,
+  // Heartbeat timer (generation-tagged).
+  caf::reacts_to<atom::heartbeat, uint64_t>,
+  // Reconnect timer (generation-tagged).
+  caf::reacts_to<atom::connect, uint64_t>>;
+
 /// The ROLE actor: the consensus rules (actors/raft_core.hpp) and the only
 /// writer of the log. Published on the peer port as a `node_actor`.
 using role_actor = node_actor::extend<
   // Drives election and heartbeat timers: one logical tick.
-  caf::reacts_to<atom::tick, uint64_t>>;
+  caf::reacts_to<atom::tick, uint64_t>,
+  // A replicator asks for the next AppendEntries to `peer`'s log from index
+  // `from`, in leader term `term` (refused if this node no longer leads it).
+  caf::replies_to<atom::entries, uint64_t, uint64_t>::with<append_request>,
+  // A replicator reports what a peer holds durably (and that it answered).
+  caf::reacts_to<atom::match, node_name, uint64_t, uint64_t>,
+  // A replicator relays a RequestVote reply.
+  caf::reacts_to<atom::vote, vote_response>,
+  // A replicator saw a higher term.
+  caf::reacts_to<atom::term, uint64_t>,
+  // A replicator's peer became reachable (true) or unreachable (false).
+  caf::reacts_to<atom::peer, node_name, bool>>;
 
 } // namespace raftd

@@ -52,6 +52,9 @@ const char* to_string(errc code) {
     case errc::bad_request: return "bad_request";
     case errc::shutting_down: return "shutting_down";
     case errc::superseded: return "superseded";
+    case errc::conflict: return "conflict";
+    case errc::busy: return "busy";
+    case errc::not_found: return "not_found";
   }
   return "unknown";
 }

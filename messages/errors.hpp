@@ -19,6 +19,9 @@ enum class errc : uint8_t {
   bad_request,      ///< Malformed input; context says what.
   shutting_down,    ///< The node is stopping; nothing was proposed.
   superseded,       ///< Proposed, then truncated by a new leader: not applied.
+  conflict,         ///< A join names a taken name or address (HTTP 409).
+  busy,             ///< Another membership change is running; retry (503).
+  not_found,        ///< No such member (HTTP 404).
 };
 
 /// The category atom of every raftd error.

@@ -33,17 +33,22 @@ struct held_writes {
   size_t writes = 0;
   std::vector<size_t> batch_sizes;
   std::vector<std::pair<caf::typed_response_promise<uint64_t>, uint64_t>> held;
-  void release() {
-    for (auto& [rp, n] : held)
-      rp.deliver(n);
-    held.clear();
-  }
 };
 
-persister_actor::behavior_type
-mock_persister(persister_actor::pointer self, std::shared_ptr<log_store> store,
+/// The persister interface, plus a message that releases held replies.
+using mock_persister_actor
+  = persister_actor::extend<caf::reacts_to<caf::ok_atom>>;
+
+mock_persister_actor::behavior_type
+mock_persister(mock_persister_actor::pointer self,
+               std::shared_ptr<log_store> store,
                std::shared_ptr<held_writes> hw) {
   return {
+    [=](caf::ok_atom) {
+      for (auto& [rp, n] : hw->held)
+        rp.deliver(n);
+      hw->held.clear();
+    },
     [=](atom::write, const persist_batch& b) -> caf::result<uint64_t> {
       ++hw->writes;
       hw->batch_sizes.push_back(b.entries.size());
@@ -58,13 +63,24 @@ mock_persister(persister_actor::pointer self, std::shared_ptr<log_store> store,
   };
 }
 
+/// A connector that reaches nobody: these tests talk to the role directly.
+connector_actor::behavior_type no_connector() {
+  return {
+    [](atom::connect, const std::string&, uint16_t) -> caf::result<node_actor> {
+      return make_error(errc::bad_request, "no network in this test");
+    },
+  };
+}
+
 struct fixture : test_coordinator_fixture<> {
   std::shared_ptr<memory_log_disk> disk = std::make_shared<memory_log_disk>();
   std::shared_ptr<held_writes> hw = std::make_shared<held_writes>();
   std::shared_ptr<kv_store> kv{make_memory_kv_store()};
   state_machine_actor sm;
   persister_actor persister;
+  mock_persister_actor mock;
   role_actor role;
+  connector_actor connector;
   int fatal_calls = 0;
 
   /// Starts a node from what `disk` holds; `ids` is the configuration
@@ -86,12 +102,15 @@ struct fixture : test_coordinator_fixture<> {
     cc.id = "a";
     cc.election_ticks = 10;
     auto core = std::make_unique<raft_core>(cc, hs, log, kv->applied_index());
-    persister = sys.spawn(mock_persister, store, hw);
+    mock = sys.spawn(mock_persister, store, hw);
+    persister = mock;
     sm = spawn_state_machine(sys, kv, false);
     role_config rc;
     rc.self = member{"a", "a:80", "a:81"};
     rc.write_timeout = 200ms;
     rc.on_fatal = [this](const caf::error&) { ++fatal_calls; };
+    rc.connector = sys.spawn(no_connector);
+    connector = rc.connector;
     role = spawn_raft_role(sys, rc, std::move(core), persister, sm,
                            kv->applied_index(), ids.size() == 1);
     sched.run();
@@ -130,11 +149,19 @@ struct fixture : test_coordinator_fixture<> {
     }
   }
 
+  /// Lets the held writes' replies go (the "fsync" returns).
+  void release() {
+    caf::anon_send(mock, caf::ok_atom::value);
+    sched.run();
+  }
+
   ~fixture() override {
-    hw->release();
+    hw->hold = false;
+    release();
     for (auto a : {caf::actor_cast<caf::actor>(role),
                    caf::actor_cast<caf::actor>(persister),
-                   caf::actor_cast<caf::actor>(sm)})
+                   caf::actor_cast<caf::actor>(sm),
+                   caf::actor_cast<caf::actor>(connector)})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     sched.run();
   }
@@ -163,7 +190,7 @@ CAF_TEST(a write is answered only once durable and applied) {
   sched.run();
   CAF_CHECK(!put->done); // the fsync has not returned
   CAF_CHECK(!kv->get("k").value());
-  hw->release();
+  release();
   sched.run();
   CAF_REQUIRE(put->done);
   CAF_CHECK(!put->err);
@@ -189,7 +216,7 @@ CAF_TEST(writes proposed during one fsync share the next one) {
   sched.run();
   CAF_CHECK_EQUAL(hw->writes, before + 1); // one write in flight at a time
   hw->hold = false;
-  hw->release();
+  release();
   sched.run();
   CAF_CHECK_EQUAL(hw->writes, before + 2); // the other four in one batch
   CAF_CHECK_EQUAL(hw->batch_sizes.back(), 4u);
@@ -274,7 +301,7 @@ CAF_TEST(a vote is granted only once it is durable 5.2) {
                                  vote_request{2, "b", 1, 1, false});
   sched.run();
   CAF_CHECK(!vote->done);
-  hw->release();
+  release();
   sched.run();
   CAF_REQUIRE(vote->done);
   CAF_CHECK(std::get<0>(vote->value).granted);
@@ -294,7 +321,7 @@ CAF_TEST(an append ack waits for every earlier write 5.3) {
   sched.run();
   CAF_CHECK(!a1->done);
   CAF_CHECK(!a2->done);
-  hw->release();
+  release();
   sched.run();
   CAF_CHECK(a1->done && a2->done);
   CAF_CHECK_EQUAL(std::get<0>(a2->value).match_index, 2u);

@@ -1,0 +1,304 @@
+#include "actors/replicator.hpp"
+
+#include <algorithm>
+
+#include <caf/actor_system.hpp>
+#include <caf/delegated.hpp>
+#include <caf/result.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/logging.hpp"
+#include "messages/errors.hpp"
+
+namespace raftd {
+
+// -- peer_progress ---------------------------------------------------------------
+
+void peer_progress::reset(uint64_t next_index) {
+  next = std::max(next_index, match + 1);
+  probe = true;
+  inflight = 0;
+  ++epoch;
+}
+
+bool peer_progress::can_send(size_t max_inflight) const {
+  return probe ? inflight == 0 : inflight < max_inflight;
+}
+
+void peer_progress::sent(uint64_t last_or_zero) {
+  ++inflight;
+  if (last_or_zero >= next)
+    next = last_or_zero + 1; // optimistic: the next request follows on
+}
+
+void peer_progress::succeeded(uint64_t match_index, uint64_t reply_epoch) {
+  if (reply_epoch == epoch && inflight > 0)
+    --inflight;
+  match = std::max(match, match_index);
+  next = std::max(next, match + 1);
+  if (probe && reply_epoch == epoch) {
+    probe = false; // found where the logs agree: pipeline from here
+    next = match + 1;
+    inflight = 0;
+    ++epoch;
+  }
+}
+
+bool peer_progress::rejected(uint64_t conflict_index, uint64_t reply_epoch) {
+  if (reply_epoch != epoch)
+    return false; // the window was reset since: this says nothing new
+  auto back = conflict_index > 0 ? conflict_index : next - 1;
+  reset(std::max<uint64_t>(1, std::min(back, next - 1)));
+  return true;
+}
+
+void peer_progress::failed(uint64_t reply_epoch) {
+  if (reply_epoch == epoch)
+    reset(match + 1);
+}
+
+// -- the actor -------------------------------------------------------------------
+
+namespace {
+
+struct replicator_state {
+  static inline const char* name = "replicator";
+  replicator_config cfg;
+  role_actor role;
+  connector_actor connector;
+  node_actor peer;
+
+  bool connecting = false;
+  uint64_t connect_gen = 0;
+  std::chrono::milliseconds backoff{0};
+
+  /// Nonzero while this node leads that term.
+  uint64_t term = 0;
+  peer_progress progress;
+  /// The leader's last index and commit, as last told.
+  uint64_t leader_last = 0;
+  uint64_t leader_commit = 0;
+  /// What the peer was last sent as commit index.
+  uint64_t sent_commit = 0;
+  /// An `entries` request to the role is outstanding.
+  bool pulling = false;
+  /// Something went out since the last heartbeat tick.
+  bool sent_recently = false;
+  bool heartbeat_due = false;
+  uint64_t heartbeat_gen = 0;
+};
+
+using repl_ptr = replicator_actor::stateful_pointer<replicator_state>;
+
+void pump(repl_ptr self);
+
+void connect(repl_ptr self);
+
+void schedule_reconnect(repl_ptr self) {
+  auto& st = self->state;
+  st.backoff = st.backoff.count() == 0
+                 ? st.cfg.reconnect_min
+                 : std::min(st.cfg.reconnect_max, st.backoff * 2);
+  self->delayed_send(self, st.backoff, atom::connect::value, ++st.connect_gen);
+}
+
+void on_connected(repl_ptr self, node_actor peer) {
+  auto& st = self->state;
+  st.connecting = false;
+  st.peer = std::move(peer);
+  st.backoff = std::chrono::milliseconds{0};
+  self->monitor(st.peer);
+  RAFTD_LOG(info, "peer " << st.cfg.peer.name << " at "
+                          << st.cfg.peer.raft_addr << " is reachable");
+  self->send(st.role, atom::peer::value, st.cfg.peer.name, true);
+  st.progress.failed(st.progress.epoch); // resend from the known match
+  pump(self);
+}
+
+/// Asks the connector for the peer; on failure, retries with back-off.
+void connect(repl_ptr self) {
+  auto& st = self->state;
+  if (st.connecting || st.peer)
+    return;
+  auto& addr = st.cfg.peer.raft_addr;
+  auto colon = addr.rfind(':');
+  auto host = addr.substr(0, colon);
+  auto port = static_cast<uint16_t>(std::stoul(addr.substr(colon + 1)));
+  st.connecting = true;
+  self->request(st.connector, st.cfg.rpc_timeout, atom::connect::value, host,
+                port)
+    .then([=](node_actor& peer) { on_connected(self, std::move(peer)); },
+          [=](caf::error& err) {
+            self->state.connecting = false;
+            RAFTD_LOG(debug, "cannot reach " << self->state.cfg.peer.name
+                                             << ": "
+                                             << self->system().render(err));
+            schedule_reconnect(self);
+          });
+}
+
+void on_peer_down(repl_ptr self) {
+  auto& st = self->state;
+  st.peer = nullptr;
+  RAFTD_LOG(info, "peer " << st.cfg.peer.name << " is unreachable");
+  self->send(st.role, atom::peer::value, st.cfg.peer.name, false);
+  st.progress.failed(st.progress.epoch);
+  schedule_reconnect(self);
+}
+
+void on_append_response(repl_ptr self, const append_response& r,
+                        uint64_t epoch) {
+  auto& st = self->state;
+  if (r.term > st.term && st.term != 0) {
+    self->send(st.role, atom::term::value, r.term); // §5.1: step down
+    return;
+  }
+  if (st.term == 0 || r.term != st.term)
+    return;
+  if (r.success)
+    st.progress.succeeded(r.match_index, epoch);
+  else if (st.progress.rejected(r.conflict_index, epoch))
+    RAFTD_LOG(debug, "peer " << st.cfg.peer.name << " rejected; probing from "
+                             << st.progress.next);
+  // Any answer in our term also tells check-quorum that the peer is alive.
+  self->send(st.role, atom::match::value, st.cfg.peer.name, st.term,
+             st.progress.match);
+  pump(self);
+}
+
+void send_append(repl_ptr self, const append_request& req) {
+  auto& st = self->state;
+  st.progress.sent(req.entries.empty() ? 0 : req.entries.back().index);
+  st.sent_commit = std::max(st.sent_commit, req.commit);
+  st.sent_recently = true;
+  st.heartbeat_due = false;
+  auto epoch = st.progress.epoch;
+  self->request(st.peer, st.cfg.rpc_timeout, atom::append::value, req)
+    .then(
+      [=](const append_response& r) { on_append_response(self, r, epoch); },
+      [=](caf::error&) {
+        self->state.progress.failed(epoch);
+        pump(self);
+      });
+}
+
+/// Sends what the window allows: new entries, a commit update, or a
+/// heartbeat. Entries come from the role, one request at a time.
+void pump(repl_ptr self) {
+  auto& st = self->state;
+  if (st.term == 0 || !st.peer || st.pulling)
+    return;
+  bool has_entries = st.progress.next <= st.leader_last;
+  bool has_commit = st.leader_commit > st.sent_commit;
+  bool want = st.heartbeat_due || has_entries || has_commit;
+  if (!want)
+    return;
+  // A heartbeat goes out even when the window is full: it keeps the
+  // follower's election timer from firing (§5.2).
+  if (!st.heartbeat_due && !st.progress.can_send(st.cfg.max_inflight))
+    return;
+  st.pulling = true;
+  auto term = st.term;
+  self->request(st.role, st.cfg.rpc_timeout, atom::entries::value, term,
+                st.progress.next)
+    .then(
+      [=](const append_request& req) {
+        auto& st = self->state;
+        st.pulling = false;
+        if (st.term != term || !st.peer)
+          return;
+        send_append(self, req);
+        pump(self);
+      },
+      [=](caf::error&) { self->state.pulling = false; });
+}
+
+void on_heartbeat(repl_ptr self, uint64_t gen) {
+  auto& st = self->state;
+  if (gen != st.heartbeat_gen || st.term == 0)
+    return;
+  if (!st.sent_recently)
+    st.heartbeat_due = true;
+  st.sent_recently = false;
+  pump(self);
+  self->delayed_send(self, st.cfg.heartbeat, atom::heartbeat::value, gen);
+}
+
+void on_lead(repl_ptr self, uint64_t term, uint64_t next) {
+  auto& st = self->state;
+  st.term = term;
+  st.progress = peer_progress{};
+  st.progress.reset(next);
+  st.sent_commit = 0;
+  st.heartbeat_due = true; // announce the new leader at once (§5.2)
+  self->delayed_send(self, st.cfg.heartbeat, atom::heartbeat::value,
+                     ++st.heartbeat_gen);
+  pump(self);
+}
+
+void on_vote(repl_ptr self, const vote_request& req) {
+  auto& st = self->state;
+  if (!st.peer)
+    return connect(self); // the candidate's election timer retries
+  self->request(st.peer, st.cfg.rpc_timeout, atom::vote::value, req)
+    .then(
+      [=](const vote_response& r) {
+        self->send(self->state.role, atom::vote::value, r);
+      },
+      [](caf::error&) {});
+}
+
+replicator_actor::behavior_type
+replicator(repl_ptr self, replicator_config cfg, role_actor role,
+           connector_actor connector) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.role = std::move(role);
+  st.connector = std::move(connector);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (self->state.peer && dm.source == self->state.peer.address())
+      on_peer_down(self);
+  });
+  connect(self);
+  return {
+    [=](atom::lead, uint64_t term, uint64_t next) { on_lead(self, term, next); },
+    [=](atom::follow) {
+      self->state.term = 0;
+      ++self->state.heartbeat_gen;
+    },
+    [=](atom::pump, uint64_t last, uint64_t commit) {
+      self->state.leader_last = last;
+      self->state.leader_commit = commit;
+      pump(self);
+    },
+    [=](atom::vote, const vote_request& req) { on_vote(self, req); },
+    [=](atom::join, member& m) -> caf::result<uint64_t> {
+      if (!self->state.peer)
+        return make_error(errc::no_leader, "the leader is unreachable");
+      return self->delegate(self->state.peer, atom::join::value, std::move(m));
+    },
+    [=](atom::leave, node_name& name) -> caf::result<uint64_t> {
+      if (!self->state.peer)
+        return make_error(errc::no_leader, "the leader is unreachable");
+      return self->delegate(self->state.peer, atom::leave::value,
+                            std::move(name));
+    },
+    [=](atom::heartbeat, uint64_t gen) { on_heartbeat(self, gen); },
+    [=](atom::connect, uint64_t gen) {
+      if (gen == self->state.connect_gen)
+        connect(self);
+    },
+  };
+}
+
+} // namespace
+
+replicator_actor spawn_replicator(caf::actor_system& sys,
+                                  replicator_config cfg, role_actor role,
+                                  connector_actor connector) {
+  return sys.spawn(replicator, std::move(cfg), std::move(role),
+                   std::move(connector));
+}
+
+} // namespace raftd

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "messages/actors.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace raftd {
+
+/// Limits and timers of one replicator.
+struct replicator_config {
+  /// The peer this replicator links to.
+  member peer;
+  /// Empty AppendEntries go out this often when nothing else does (§5.2).
+  std::chrono::milliseconds heartbeat{50};
+  /// An RPC without a reply for this long is given up; the window resets.
+  std::chrono::milliseconds rpc_timeout{1000};
+  /// Reconnect back-off: doubles from `min` up to `max` while the peer is
+  /// unreachable.
+  std::chrono::milliseconds reconnect_min{50};
+  std::chrono::milliseconds reconnect_max{1000};
+  /// AppendEntries in flight at once while the peer keeps up (pipelining).
+  size_t max_inflight = 8;
+};
+
+/// Pure bookkeeping of what one peer holds and what is in flight to it
+/// (etcd's tracker/progress): in `probe` mode one request at a time finds
+/// where the logs agree; in `replicate` mode up to `max_inflight` go out.
+struct peer_progress {
+  uint64_t next = 1;   ///< Next index to send.
+  uint64_t match = 0;  ///< Highest index known to match, durably (§5.3).
+  bool probe = true;
+  size_t inflight = 0;
+  /// Bumped whenever the window resets; replies from an older epoch no
+  /// longer count against the window.
+  uint64_t epoch = 0;
+
+  /// Starts over from `next` (a new term, a timeout, a reconnect).
+  void reset(uint64_t next_index);
+  /// True if another request may go out now.
+  bool can_send(size_t max_inflight) const;
+  /// A request carrying entries up to `last` (or none) went out.
+  void sent(uint64_t last_or_zero);
+  /// A success: the peer holds everything up to `match_index`.
+  void succeeded(uint64_t match_index, uint64_t reply_epoch);
+  /// A rejection with the follower's hint (§5.3): back off to the first
+  /// index of the conflicting term, or past the follower's last entry.
+  /// Returns false if the reply was stale and changed nothing.
+  bool rejected(uint64_t conflict_index, uint64_t reply_epoch);
+  /// A request failed (timeout, peer down): resend from the match.
+  void failed(uint64_t reply_epoch);
+};
+
+/// Spawns the replicator for `cfg.peer`. It connects through `connector`
+/// and reports to `role`.
+replicator_actor spawn_replicator(caf::actor_system& sys,
+                                  replicator_config cfg, role_actor role,
+                                  connector_actor connector);
+
+} // namespace raftd
