@@ -1,0 +1,645 @@
+"""Shared helpers for the process tests: real `raftd`/`raftctl` on loopback.
+
+Each tests/process/test_*.py file is a unittest script run as
+    python3 tests/process/test_X.py --bin-dir <dir with raftd and raftctl>
+and ends with `harness.main()`, which parses --bin-dir, runs the tests, prints
+"N passed, M failed" and exits non-zero on any failure.
+
+Everything here is bounded: every wait has a deadline, every socket a timeout,
+and every process we start is stopped by its own PID (SIGTERM, then SIGKILL),
+from tearDown, from atexit, and when the runner itself gets SIGTERM/SIGINT.
+Standard library only.
+"""
+
+import argparse
+import atexit
+import ctypes
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BIN_DIR = None  # set by main() from --bin-dir
+
+READY_TIMEOUT = 10.0  # seconds for a node to become leader
+POLL_INTERVAL = 0.02  # seconds between readiness polls
+STOP_TIMEOUT = 10.0  # seconds for SIGTERM before SIGKILL
+HTTP_TIMEOUT = 10.0  # socket timeout of one HTTP exchange
+
+_all_nodes = []  # every Node ever started, for cleanup at exit
+_used_ports = set()  # ports handed out by this process
+_tmp_dirs = []  # temporary directories to remove at exit
+_keep_tmp = bool(os.environ.get("RAFTD_KEEP_TMP"))
+
+
+def bin_path(name):
+    """Absolute path of a program in --bin-dir."""
+    return os.path.join(BIN_DIR, name)
+
+
+def make_tmp_dir(prefix="raftd-proc-"):
+    """A fresh temporary directory, removed at exit (unless RAFTD_KEEP_TMP)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmp_dirs.append(d)
+    return d
+
+
+# -- ports ----------------------------------------------------------------------
+
+
+def _bindable(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port_pair(tries=200):
+    """(http_port, raft_port = http_port + 1000), both bindable on 127.0.0.1,
+    both below 32768 (outside Linux's ephemeral range), never handed out
+    before by this process."""
+    for _ in range(tries):
+        p = random.randint(20000, 31000)
+        if p in _used_ports or p + 1000 in _used_ports:
+            continue
+        if _bindable(p) and _bindable(p + 1000):
+            _used_ports.update((p, p + 1000))
+            return p, p + 1000
+    raise RuntimeError("no free loopback port pair found in 20000-31000")
+
+
+def closed_port():
+    """A loopback port nobody listens on (bindable now, then released)."""
+    for _ in range(200):
+        p = random.randint(20000, 31000)
+        if p not in _used_ports and _bindable(p):
+            _used_ports.add(p)
+            return p
+    raise RuntimeError("no closed loopback port found")
+
+
+# -- child processes ------------------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover
+    _libc = None
+
+
+def _child_setup():
+    """In the child before exec: die with the test runner, even on SIGKILL."""
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def run_program(args, input=None, timeout=20.0, env=None):
+    """Runs a program to completion with a bounded wait.
+    Returns (returncode, stdout bytes, stderr bytes, elapsed seconds)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(args, stdin=subprocess.PIPE if input is not None
+                         else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, preexec_fn=_child_setup,
+                         env=env)
+    try:
+        out, err = p.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate(timeout=10)
+        raise AssertionError("%s did not exit within %.1f s\nstdout: %r\n"
+                             "stderr: %r" % (args, timeout, out, err))
+    return p.returncode, out, err, time.monotonic() - t0
+
+
+def run_raftd(args, timeout=20.0):
+    """Runs raftd with args to completion (for command-line errors)."""
+    return run_program([bin_path("raftd")] + list(args), timeout=timeout)
+
+
+def raftctl(raft_port, *args, input=None, timeout=20.0, host="127.0.0.1"):
+    """Runs `raftctl -c host:raft_port args...`.
+    Returns (returncode, stdout bytes, stderr bytes, elapsed)."""
+    argv = [bin_path("raftctl"), "-c", "%s:%d" % (host, raft_port)]
+    return run_program(argv + list(args), input=input, timeout=timeout)
+
+
+class NodeExited(AssertionError):
+    pass
+
+
+class Node:
+    """One raftd process. Ports are picked free unless given; the data
+    directory is a fresh path inside a temporary directory unless given."""
+
+    def __init__(self, data_dir=None, port=None, raft_port=None, args=(),
+                 label="node", port_flag_style=None):
+        if port is None:
+            port, auto_raft = free_port_pair()
+            if raft_port is None:
+                raft_port = auto_raft
+            self._auto_ports = True
+        else:
+            self._auto_ports = False
+        if raft_port is None:
+            raft_port = port + 1000
+        self.port = port
+        self.raft_port = raft_port
+        if data_dir is None:
+            data_dir = os.path.join(make_tmp_dir(), "node")
+        self.data_dir = data_dir
+        self.args = list(args)
+        self.label = label
+        self.port_flag_style = port_flag_style
+        self.proc = None
+        self.log_dir = make_tmp_dir(prefix="raftd-log-")
+        self.log_paths = []  # one stderr file per start
+        self.starts = 0
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def argv(self):
+        if self.port_flag_style == "equals":
+            ports = ["-p=%d" % self.port, "-raft-port=%d" % self.raft_port]
+        elif self.port_flag_style == "double":
+            ports = ["--p", str(self.port), "--raft-port", str(self.raft_port)]
+        elif self.port_flag_style == "http-only":  # peer port by default
+            assert self.raft_port == self.port + 1000
+            ports = ["-p", str(self.port)]
+        else:
+            ports = ["-p", str(self.port), "-raft-port", str(self.raft_port)]
+        return ([bin_path("raftd"), "-h", "127.0.0.1"] + ports + self.args
+                + [self.data_dir])
+
+    def start(self):
+        """Starts the process (does not wait for readiness)."""
+        assert self.proc is None or self.proc.poll() is not None, \
+            "%s already running" % self.label
+        self.starts += 1
+        path = os.path.join(self.log_dir, "stderr.%d.log" % self.starts)
+        self.log_paths.append(path)
+        with open(path, "wb") as err, open(path + ".stdout", "wb") as out:
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err,
+                                         preexec_fn=_child_setup)
+        if self not in _all_nodes:
+            _all_nodes.append(self)
+        return self
+
+    def start_and_wait(self, timeout=READY_TIMEOUT):
+        """Starts and waits until /status says leader. A node whose
+        auto-picked ports were taken meanwhile is retried on new ports."""
+        for attempt in range(3):
+            self.start()
+            try:
+                return self.wait_leader(timeout)
+            except NodeExited:
+                if (self._auto_ports and self.starts == 1 + attempt
+                        and "in use" in self.stderr_text().lower()
+                        and attempt < 2):
+                    self.port, self.raft_port = free_port_pair()
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_exit(self, timeout):
+        """Waits for the process to exit; returns its exit code."""
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Sends sig to our own PID and waits; SIGKILL on timeout.
+        Returns (exit code, True if it had to be killed)."""
+        if self.proc is None:
+            return None, False
+        if self.proc.poll() is not None:
+            return self.proc.returncode, False
+        try:
+            os.kill(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            return self.proc.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return self.proc.wait(timeout=10), True
+
+    def kill9(self):
+        """kill -9 by PID; returns the exit status."""
+        return self.stop(signal.SIGKILL, timeout=10)[0]
+
+    def restart(self, timeout=READY_TIMEOUT):
+        self.stop()
+        self.start()
+        return self.wait_leader(timeout)
+
+    # -- diagnostics ------------------------------------------------------------
+
+    def stderr_text(self, which=-1):
+        if not self.log_paths:
+            return ""
+        try:
+            with open(self.log_paths[which], "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def diagnostics(self, limit=8000):
+        parts = []
+        for i, path in enumerate(self.log_paths):
+            try:
+                with open(path, "rb") as f:
+                    data = f.read().decode("utf-8", "replace")
+            except OSError:
+                data = "<unreadable>"
+            if len(data) > limit:
+                data = "...<%d bytes cut>...\n" % (len(data) - limit) \
+                    + data[-limit:]
+            parts.append("---- %s (%s, http %d, raft %d) start %d stderr ----\n%s"
+                         % (self.label, self.data_dir, self.port,
+                            self.raft_port, i + 1, data))
+        return "\n".join(parts)
+
+    # -- HTTP -------------------------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None,
+                timeout=HTTP_TIMEOUT):
+        """One request on a fresh connection: (status, headers dict with
+        lower-case names, body bytes)."""
+        return http_request(self.port, method, path, body, headers, timeout)
+
+    def get(self, key, stale=False, quote=True):
+        path = "/db/" + (pct(key) if quote else key)
+        if stale:
+            path += "?consistency=stale"
+        return self.request("GET", path)
+
+    def put(self, key, value, method="POST", quote=True):
+        return self.request(method, "/db/" + (pct(key) if quote else key),
+                            body=value)
+
+    def delete(self, key, quote=True):
+        return self.request("DELETE", "/db/" + (pct(key) if quote else key))
+
+    def status(self, timeout=HTTP_TIMEOUT):
+        st, _, body = self.request("GET", "/status", timeout=timeout)
+        if st != 200:
+            raise AssertionError("GET /status -> %d %r" % (st, body))
+        return json.loads(body.decode("utf-8"))
+
+    def connection(self, timeout=HTTP_TIMEOUT):
+        """A keep-alive http.client connection to this node."""
+        return http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+
+    def wait_leader(self, timeout=READY_TIMEOUT):
+        """Polls GET /status until state is "leader"; returns that status.
+        Fails at once if the process exits, and at the deadline."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise NodeExited("%s exited with %d before becoming leader\n%s"
+                                 % (self.label, rc, self.diagnostics()))
+            try:
+                s = self.status(timeout=1.0)
+                last = s
+                if s.get("state") == "leader":
+                    return s
+            except (OSError, http.client.HTTPException, ValueError,
+                    AssertionError) as e:
+                last = repr(e)
+            if time.monotonic() >= deadline:
+                raise AssertionError("%s not leader within %.1f s (last: %r)\n%s"
+                                     % (self.label, timeout, last,
+                                        self.diagnostics()))
+            time.sleep(POLL_INTERVAL)
+
+
+def pct(key):
+    """Percent-encodes a key for a URL path (no '/' left unencoded)."""
+    from urllib.parse import quote
+    return quote(key, safe="")  # str (UTF-8) or bytes
+
+
+def http_request(port, method, path, body=None, headers=None,
+                 timeout=HTTP_TIMEOUT, host="127.0.0.1"):
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        if isinstance(body, str):
+            body = body.encode()
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def conn_request(conn, method, path, body=None, headers=None):
+    """One request on an existing keep-alive connection."""
+    if isinstance(body, str):
+        body = body.encode()
+    conn.request(method, path, body=body, headers=headers or {})
+    r = conn.getresponse()
+    data = r.read()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+
+def member_names(status):
+    """The names of the members in a /status JSON, whatever their shape:
+    a string, {"name": ..}, or {"info": {"name": ..}}."""
+    names = []
+    for m in status.get("members", []):
+        if isinstance(m, str):
+            names.append(m)
+        elif isinstance(m, dict):
+            if isinstance(m.get("name"), str):
+                names.append(m["name"])
+            elif isinstance(m.get("info"), dict) and \
+                    isinstance(m["info"].get("name"), str):
+                names.append(m["info"]["name"])
+    return names
+
+
+# -- raw sockets ----------------------------------------------------------------
+
+
+def raw_connect(port, timeout=5.0, host="127.0.0.1"):
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.settimeout(timeout)
+    return s
+
+
+class RawResponse:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # dict, lower-case names
+        self.body = body
+
+    def __repr__(self):
+        return "RawResponse(%d %s, %r, %r)" % (self.status, self.reason,
+                                                self.headers, self.body[:200])
+
+
+class RawReader:
+    """Reads HTTP/1.x responses from a raw socket, bounded by a deadline."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+        self.reset = False
+
+    def _fill(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("deadline reached")
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+            self.reset = True
+        if not data:
+            self.eof = True
+        self.buf += data
+        return data
+
+    def read_response(self, timeout=5.0, head_request=False):
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            if self.eof or not self._fill(deadline):
+                raise EOFError("connection closed before a full response "
+                               "head; got %r" % self.buf[:500])
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("iso-8859-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+            raise ValueError("bad status line %r" % lines[0])
+        status = int(parts[1])
+        reason = parts[2] if len(parts) > 2 else ""
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if head_request or status in (204, 304) or 100 <= status < 200:
+            body = b""
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = self._read_chunked(deadline)
+        elif "content-length" in headers:
+            n = int(headers["content-length"])
+            while len(self.buf) < n:
+                if self.eof or not self._fill(deadline):
+                    raise EOFError("closed inside a body")
+            body, self.buf = self.buf[:n], self.buf[n:]
+        else:  # body until close
+            while not self.eof:
+                self._fill(deadline)
+            body, self.buf = self.buf, b""
+        return RawResponse(status, reason, headers, body)
+
+    def _read_chunked(self, deadline):
+        body = b""
+        while True:
+            while b"\r\n" not in self.buf:
+                if self.eof or not self._fill(deadline):
+                    raise EOFError("closed inside a chunk size")
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            n = int(line.split(b";")[0], 16)
+            while len(self.buf) < n + 2:
+                if self.eof or not self._fill(deadline):
+                    raise EOFError("closed inside a chunk")
+            body += self.buf[:n]
+            self.buf = self.buf[n + 2:]
+            if n == 0:
+                return body  # (trailers are not expected)
+
+    def wait_eof(self, timeout=5.0):
+        """True if the peer closes (EOF or reset) within timeout with no
+        further bytes; raises if it sends more bytes, False on timeout."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            try:
+                self._fill(deadline)
+            except socket.timeout:
+                return False
+        if self.buf:
+            raise AssertionError("unexpected bytes before close: %r"
+                                 % self.buf[:500])
+        return True
+
+
+def raw_exchange(port, data, n_responses=1, timeout=5.0):
+    """Sends data in one send on a new connection and reads n responses.
+    Returns (responses, reader) - the reader can check for EOF after."""
+    s = raw_connect(port, timeout)
+    s.sendall(data)
+    reader = RawReader(s)
+    out = [reader.read_response(timeout) for _ in range(n_responses)]
+    return out, reader
+
+
+# -- data directory snapshots ------------------------------------------------------
+
+
+def tree_snapshot(root, ignore=()):
+    """{relative path: bytes or "<dir>"} of everything under root, for
+    checking that a refused start left a directory untouched. Names in
+    `ignore` (basenames) are skipped."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        for d in dirnames:
+            if d not in ignore:
+                snap[os.path.normpath(os.path.join(rel, d))] = "<dir>"
+        for f in filenames:
+            if f in ignore:
+                continue
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                snap[os.path.normpath(os.path.join(rel, f))] = fh.read()
+    return snap
+
+
+def snapshot_diff(before, after):
+    lines = []
+    for k in sorted(set(before) | set(after)):
+        if k not in after:
+            lines.append("removed: %s" % k)
+        elif k not in before:
+            lines.append("added: %s" % k)
+        elif before[k] != after[k]:
+            lines.append("changed: %s" % k)
+    return "\n".join(lines)
+
+
+# -- test case base and runner --------------------------------------------------
+
+
+class NodeTestCase(unittest.TestCase):
+    """Stops every node a test started (in tearDown, by PID) and keeps their
+    stderr for the failure report. Class-level nodes go in cls.class_nodes."""
+
+    class_nodes = []
+
+    def setUp(self):
+        self.nodes = []
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.stop()
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.class_nodes:
+            n.stop()
+
+    def node(self, **kw):
+        """A Node owned by this test (stopped in tearDown), not started."""
+        n = Node(**kw)
+        self.nodes.append(n)
+        return n
+
+    def started_node(self, **kw):
+        """A Node owned by this test, started and leader."""
+        n = self.node(**kw)
+        n.start_and_wait()
+        return n
+
+    def assertStatus(self, got, expected, what=""):
+        """got is (status, headers, body) or a RawResponse."""
+        if isinstance(got, RawResponse):
+            st, body = got.status, got.body
+        else:
+            st, body = got[0], got[2]
+        if st != expected:
+            raise self.failureException("%sexpected HTTP %d, got %d (body %r)"
+                                        % (what + ": " if what else "",
+                                           expected, st, body[:300]))
+
+
+class _Result(unittest.TextTestResult):
+    def _dump(self, test):
+        nodes = list(getattr(test, "nodes", [])) + \
+            list(getattr(type(test), "class_nodes", []))
+        for n in nodes:
+            self.stream.write("\n" + n.diagnostics() + "\n")
+        self.stream.flush()
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._dump(test)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._dump(test)
+
+
+def cleanup():
+    """Stops every node still running (by PID) and removes temp dirs."""
+    for n in _all_nodes:
+        try:
+            if n.running():
+                n.stop(timeout=5)
+        except Exception:  # keep cleaning up the others
+            pass
+    if not _keep_tmp:
+        for d in _tmp_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _on_signal(signum, _frame):
+    """SIGTERM/SIGINT to the runner (e.g. a CTest timeout): stop every node
+    by PID, then exit at once (unittest would catch a SystemExit and go on)."""
+    sys.stdout.write("\nsignal %d: stopping nodes and exiting\n" % signum)
+    sys.stdout.flush()
+    cleanup()
+    os._exit(128 + signum)
+
+
+def main():
+    """Parses --bin-dir, runs the calling module's tests, exits 0 or 1."""
+    global BIN_DIR
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--bin-dir", required=True)
+    args, rest = parser.parse_known_args()
+    BIN_DIR = os.path.abspath(args.bin_dir)
+    for prog in ("raftd", "raftctl"):
+        if not os.access(bin_path(prog), os.X_OK):
+            print("missing executable: %s" % bin_path(prog), file=sys.stderr)
+            sys.exit(2)
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=_Result,
+                                     stream=sys.stdout)
+    prog = unittest.main(module="__main__", argv=[sys.argv[0]] + rest,
+                         testRunner=runner, exit=False)
+    r = prog.result
+    failed = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
+    passed = r.testsRun - failed - len(r.skipped)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(0 if failed == 0 and r.testsRun > 0 else 1)
