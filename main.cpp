@@ -14,6 +14,7 @@
 
 #include "actors/connector.hpp"
 #include "actors/http_acceptor.hpp"
+#include "actors/joiner.hpp"
 #include "actors/logging.hpp"
 #include "actors/node_config.hpp"
 #include "actors/persister.hpp"
@@ -53,6 +54,51 @@ caf::error load_state(data_dir& dd, loaded_state& out) {
                         + std::to_string(out.applied) + ", log ends at "
                         + std::to_string(out.log.size()) + ")");
   return {};
+}
+
+/// True if the latest configuration in `log` names `name`.
+bool is_member(const std::vector<log_entry>& log, const std::string& name) {
+  for (auto i = log.rbegin(); i != log.rend(); ++i) {
+    if (i->kind != entry_kind::config)
+      continue;
+    auto ms = decode_members(i->value);
+    return ms && std::any_of(ms->begin(), ms->end(), [&](const member& m) {
+             return m.name == name;
+           });
+  }
+  return false;
+}
+
+/// Whether to ask `cfg.join` to add this node. A node that already has a
+/// log must already be a member: a log from elsewhere cannot join.
+caf::error need_join(const node_config& cfg, const std::string& name,
+                     const loaded_state& ls, bool& out) {
+  out = false;
+  if (cfg.join.empty())
+    return {};
+  if (is_member(ls.log, name)) {
+    RAFTD_LOG(notice, "already a member of the cluster; -join "
+                        << cfg.join << " is not needed");
+    return {};
+  }
+  if (!ls.log.empty())
+    return make_error(errc::conflict,
+                      "the data directory already holds a Raft log this node "
+                      "is not a member of (another cluster?); join with an "
+                      "empty data directory");
+  out = true;
+  return {};
+}
+
+/// Waits up to `d` for SIGINT/SIGTERM; false (and `sig` set) if one came.
+bool wait_signal(sigset_t& sigs, std::chrono::milliseconds d, int& sig) {
+  timespec ts{static_cast<time_t>(d.count() / 1000),
+              static_cast<long>((d.count() % 1000) * 1000000)};
+  auto got = sigtimedwait(&sigs, nullptr, &ts);
+  if (got <= 0)
+    return true;
+  sig = got;
+  return false;
 }
 
 std::chrono::milliseconds tick_interval(const node_config& cfg) {
@@ -97,7 +143,7 @@ int fail_start(const std::string& what) {
 }
 
 int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
-             sigset_t& sigs) {
+             bool join, sigset_t& sigs) {
   caf::actor_system_config acfg;
   acfg.load<caf::io::middleman>();
   register_types(acfg);
@@ -158,7 +204,21 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
                             << ":" << cfg.http_port << ", peers at "
                             << cfg.host << ":" << cfg.raft_port);
   int sig = 0;
-  sigwait(&sigs, &sig);
+  if (join) {
+    join_config jc;
+    jc.target = cfg.join;
+    std::string why;
+    auto outcome = join_cluster(
+      jc, self, [&](std::chrono::milliseconds d) { return wait_signal(sigs, d, sig); },
+      why);
+    if (outcome == join_outcome::refused || outcome == join_outcome::gave_up) {
+      stop_all(a);
+      sys.await_all_actors_done();
+      return fail_start("cannot join the cluster at " + cfg.join + ": " + why);
+    }
+  }
+  if (sig == 0)
+    sigwait(&sigs, &sig);
   RAFTD_LOG(notice, "got signal " << sig << ", shutting down");
   stop_all(a);
   sys.await_all_actors_done();
@@ -180,10 +240,6 @@ int main(int argc, char** argv) {
   }
   auto& cfg = parsed.cfg;
   g_log_level = cfg.log_level;
-  if (!cfg.join.empty()) {
-    std::cerr << prog << ": -join: joining a cluster is not implemented yet\n";
-    return 2;
-  }
   RAFTD_LOG(notice, "initializing raft server: " << cfg.data_path);
   auto dd = open_data_dir(cfg.data_path);
   if (!dd)
@@ -193,8 +249,13 @@ int main(int argc, char** argv) {
   if (auto err = load_state(*dd, ls))
     return fail_start("cannot read data directory " + cfg.data_path + ": "
                       + describe(err));
-  RAFTD_LOG(notice, (ls.log.empty() ? "initializing new cluster"
-                                    : "recovered from log")
+  bool join = false;
+  if (auto err = need_join(cfg, dd->name, ls, join))
+    return fail_start("cannot join the cluster at " + cfg.join + ": "
+                      + describe(err));
+  RAFTD_LOG(notice, (!ls.log.empty() ? "recovered from log"
+                     : join          ? "joining a cluster"
+                                     : "initializing new cluster")
                       << ": term " << ls.hs.term << ", " << ls.log.size()
                       << " entries, applied " << ls.applied);
   // Block the signals before CAF starts its threads; main waits for them.
@@ -203,7 +264,7 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  auto rc = run_node(cfg, *dd, ls, sigs);
+  auto rc = run_node(cfg, *dd, ls, join, sigs);
   RAFTD_LOG(notice, "bye");
   return rc;
 }

@@ -173,7 +173,7 @@ void raft_core::become_pre_candidate(effects& out) {
     if (m.name != cfg_.id)
       out.after_sync.emplace_back(
         m.name, vote_request{term_ + 1, cfg_.id, last_index(), last_term(),
-                             true});
+                             true, m.name});
 }
 
 // §5.2: increment the term, vote for self, request votes from all others.
@@ -191,7 +191,8 @@ void raft_core::become_candidate(effects& out) {
   for (auto& m : members_)
     if (m.name != cfg_.id)
       out.after_sync.emplace_back(
-        m.name, vote_request{term_, cfg_.id, last_index(), last_term(), false});
+        m.name, vote_request{term_, cfg_.id, last_index(), last_term(), false,
+                             m.name});
 }
 
 // A new leader appends a no-op so that entries of earlier terms commit with
@@ -221,6 +222,8 @@ bool raft_core::log_up_to_date(uint64_t last_term, uint64_t last_index) const {
 vote_response raft_core::handle_vote_request(const vote_request& req,
                                              effects& out) {
   vote_response resp{term_, cfg_.id, false, req.pre_vote};
+  if (!req.to.empty() && req.to != cfg_.id)
+    return vote_response{0, cfg_.id, false, req.pre_vote}; // not for us
   if (req.term < term_ || in_lease())
     return resp;
   if (req.pre_vote) {
@@ -295,6 +298,10 @@ void raft_core::truncate_local(uint64_t from, effects& out) {
 
 append_response raft_core::handle_append_request(const append_request& req,
                                                  effects& out) {
+  // Meant for whoever had our address before: answer nothing it can use
+  // (term 0), and change nothing here.
+  if (!req.to.empty() && req.to != cfg_.id)
+    return append_response{0, cfg_.id, false, 0, 0, 0};
   append_response resp{term_, cfg_.id, false, 0, 0, 0};
   if (req.term < term_)
     return resp; // §5.1: a stale leader learns the new term from `resp.term`

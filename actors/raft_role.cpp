@@ -318,7 +318,7 @@ caf::result<append_request> next_append(role_state& st, uint64_t term,
     return make_error(errc::not_leader, "no longer leading that term");
   from = std::max<uint64_t>(1, std::min(from, c.last_index() + 1));
   append_request req{term, c.id(), from - 1, c.term_at(from - 1), {},
-                     c.commit_index()};
+                     c.commit_index(), {}};
   size_t bytes = 0;
   for (auto i = from; i <= c.last_index(); ++i) {
     if (req.entries.size() >= st.cfg.max_batch_entries

@@ -154,6 +154,13 @@ void on_append_response(repl_ptr self, const append_response& r,
     self->send(st.role, atom::term::value, r.term); // §5.1: step down
     return;
   }
+  if (r.term == 0) {
+    // Another node now answers at that address (see append_request::to).
+    RAFTD_LOG(debug, "the node at " << st.cfg.peer.raft_addr << " is not "
+                                    << st.cfg.peer.name);
+    st.progress.failed(epoch);
+    return;
+  }
   if (st.term == 0 || r.term != st.term)
     return;
   if (r.success)
@@ -167,8 +174,9 @@ void on_append_response(repl_ptr self, const append_response& r,
   pump(self);
 }
 
-void send_append(repl_ptr self, const append_request& req) {
+void send_append(repl_ptr self, append_request req) {
   auto& st = self->state;
+  req.to = st.cfg.peer.name;
   st.progress.sent(req.entries.empty() ? 0 : req.entries.back().index);
   st.sent_commit = std::max(st.sent_commit, req.commit);
   st.sent_recently = true;
@@ -203,12 +211,12 @@ void pump(repl_ptr self) {
   self->request(st.role, st.cfg.rpc_timeout, atom::entries::value, term,
                 st.progress.next)
     .then(
-      [=](const append_request& req) {
+      [=](append_request& req) {
         auto& st = self->state;
         st.pulling = false;
         if (st.term != term || !st.peer)
           return;
-        send_append(self, req);
+        send_append(self, std::move(req));
         pump(self);
       },
       [=](caf::error&) { self->state.pulling = false; });

@@ -97,12 +97,16 @@ struct vote_request {
   uint64_t last_index = 0;
   uint64_t last_term = 0;
   bool pre_vote = false;
+  /// The voter this is meant for. A node answers only requests addressed to
+  /// its own name: a new node on a dead member's address must not be taken
+  /// over by that member's old cluster.
+  node_name to;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vote_request& x) {
   return f(caf::meta::type_name("vote_request"), x.term, x.candidate,
-           x.last_index, x.last_term, x.pre_vote);
+           x.last_index, x.last_term, x.pre_vote, x.to);
 }
 
 /// RequestVote results.
@@ -127,12 +131,13 @@ struct append_request {
   uint64_t prev_term = 0;
   std::vector<log_entry> entries;
   uint64_t commit = 0; ///< Leader's commit index.
+  node_name to;        ///< The follower this is meant for (see vote_request).
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_request& x) {
   return f(caf::meta::type_name("append_request"), x.term, x.leader,
-           x.prev_index, x.prev_term, x.entries, x.commit);
+           x.prev_index, x.prev_term, x.entries, x.commit, x.to);
 }
 
 /// AppendEntries results. On success `match_index` is the last index known to

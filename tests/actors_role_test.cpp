@@ -284,7 +284,7 @@ CAF_TEST(a follower refuses writes naming the leader 5.1) {
   CAF_CHECK(is(put->err, errc::no_leader)); // nobody has led yet
   // b leads term 2 and says so with a heartbeat.
   auto ack = ask<append_response>(role, atom::append::value,
-                                  append_request{2, "b", 1, 1, {}, 1});
+                                  append_request{2, "b", 1, 1, {}, 1, {}});
   sched.run();
   CAF_CHECK(std::get<0>(ack->value).success);
   auto put2 = ask<uint64_t>(role, atom::put::value, std::string{"k"},
@@ -298,7 +298,7 @@ CAF_TEST(a vote is granted only once it is durable 5.2) {
   start({"a", "b", "c"});
   hw->hold = true;
   auto vote = ask<vote_response>(role, atom::vote::value,
-                                 vote_request{2, "b", 1, 1, false});
+                                 vote_request{2, "b", 1, 1, false, {}});
   sched.run();
   CAF_CHECK(!vote->done);
   release();
@@ -313,11 +313,11 @@ CAF_TEST(an append ack waits for every earlier write 5.3) {
   hw->hold = true;
   log_entry e{2, 2, entry_kind::put, "k", "v"};
   auto a1 = ask<append_response>(role, atom::append::value,
-                                 append_request{2, "b", 1, 1, {e}, 1});
+                                 append_request{2, "b", 1, 1, {e}, 1, {}});
   sched.run();
   // A heartbeat that needs no write of its own still acknowledges index 2.
   auto a2 = ask<append_response>(role, atom::append::value,
-                                 append_request{2, "b", 2, 2, {}, 1});
+                                 append_request{2, "b", 2, 2, {}, 1, {}});
   sched.run();
   CAF_CHECK(!a1->done);
   CAF_CHECK(!a2->done);

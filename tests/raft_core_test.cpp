@@ -69,7 +69,7 @@ append_request append(uint64_t term, const std::string& leader,
                       uint64_t prev_index, uint64_t prev_term,
                       std::vector<std::pair<uint64_t, uint64_t>> entries,
                       uint64_t commit) {
-  append_request req{term, leader, prev_index, prev_term, {}, commit};
+  append_request req{term, leader, prev_index, prev_term, {}, commit, {}};
   for (auto& [index, t] : entries)
     req.entries.push_back(log_entry{t, index, entry_kind::put, "k", "v"});
   return req;
@@ -104,15 +104,15 @@ CAF_TEST(a lone voter elects itself at once and appends a no-op 5.2 5.4.2) {
 CAF_TEST(a follower grants one vote per term 5.2) {
   auto c = make_core("c", {"a", "b", "c"}, {1});
   effects out;
-  auto r1 = c.handle_vote_request(vote_request{2, "a", 1, 1, false}, out);
+  auto r1 = c.handle_vote_request(vote_request{2, "a", 1, 1, false, {}}, out);
   CAF_CHECK(r1.granted);
   CAF_CHECK(out.save_state); // term and vote durable before the reply
   CAF_CHECK_EQUAL(c.durable_state(), (hard_state{2, "a"}));
   effects out2;
-  auto r2 = c.handle_vote_request(vote_request{2, "b", 1, 1, false}, out2);
+  auto r2 = c.handle_vote_request(vote_request{2, "b", 1, 1, false, {}}, out2);
   CAF_CHECK(!r2.granted);
   // Asking again for the same candidate is answered the same way.
-  auto r3 = c.handle_vote_request(vote_request{2, "a", 1, 1, false}, out2);
+  auto r3 = c.handle_vote_request(vote_request{2, "a", 1, 1, false, {}}, out2);
   CAF_CHECK(r3.granted);
   check_invariants(c);
 }
@@ -121,7 +121,7 @@ CAF_TEST(a restarted follower keeps its vote from the durable state 5.2) {
   // The seed lost its vote on restart; here the vote comes back from disk.
   auto c = make_core("c", {"a", "b", "c"}, {1}, hard_state{2, "a"});
   effects out;
-  auto r = c.handle_vote_request(vote_request{2, "b", 1, 1, false}, out);
+  auto r = c.handle_vote_request(vote_request{2, "b", 1, 1, false, {}}, out);
   CAF_CHECK(!r.granted);
   CAF_CHECK_EQUAL(c.durable_state(), (hard_state{2, "a"}));
 }
@@ -130,13 +130,13 @@ CAF_TEST(a follower denies its vote to a candidate with an older log 5.4.1) {
   auto c = make_core("b", {"a", "b", "c"}, {1, 1, 2});
   effects out;
   // Same last term, shorter log.
-  CAF_CHECK(!c.handle_vote_request(vote_request{3, "a", 2, 2, false}, out)
+  CAF_CHECK(!c.handle_vote_request(vote_request{3, "a", 2, 2, false, {}}, out)
                .granted);
   // Lower last term, longer log.
-  CAF_CHECK(!c.handle_vote_request(vote_request{3, "a", 9, 1, false}, out)
+  CAF_CHECK(!c.handle_vote_request(vote_request{3, "a", 9, 1, false, {}}, out)
                .granted);
   // Higher last term, shorter log: more up-to-date.
-  CAF_CHECK(c.handle_vote_request(vote_request{3, "a", 2, 3, false}, out)
+  CAF_CHECK(c.handle_vote_request(vote_request{3, "a", 2, 3, false, {}}, out)
               .granted);
   check_invariants(c);
 }
@@ -144,7 +144,7 @@ CAF_TEST(a follower denies its vote to a candidate with an older log 5.4.1) {
 CAF_TEST(a request from an older term is rejected with the current term 5.1) {
   auto c = make_core("b", {"a", "b", "c"}, {1}, hard_state{5, ""});
   effects out;
-  auto v = c.handle_vote_request(vote_request{4, "a", 9, 4, false}, out);
+  auto v = c.handle_vote_request(vote_request{4, "a", 9, 4, false, {}}, out);
   CAF_CHECK(!v.granted);
   CAF_CHECK_EQUAL(v.term, 5u);
   auto a = c.handle_append_request(append(4, "a", 1, 1, {}, 0), out);
@@ -225,7 +225,7 @@ CAF_TEST(a pre-candidate does not change its term thesis 9.6) {
 CAF_TEST(a pre-vote changes nothing at the voter thesis 9.6) {
   auto c = make_core("b", {"a", "b", "c"}, {1, 2});
   effects out;
-  auto r = c.handle_vote_request(vote_request{3, "a", 2, 2, true}, out);
+  auto r = c.handle_vote_request(vote_request{3, "a", 2, 2, true, {}}, out);
   CAF_CHECK(r.granted);
   CAF_CHECK_EQUAL(r.term, 3u);
   CAF_CHECK_EQUAL(c.term(), 2u);
@@ -239,15 +239,15 @@ CAF_TEST(a follower with a live leader ignores disruptive candidates 4.2.3) {
   c.handle_append_request(append(1, "a", 1, 1, {}, 1), out);
   CAF_REQUIRE_EQUAL(c.leader(), "a");
   // A rejoining node with a higher term must not depose a healthy leader.
-  auto r = c.handle_vote_request(vote_request{7, "c", 5, 1, false}, out);
+  auto r = c.handle_vote_request(vote_request{7, "c", 5, 1, false, {}}, out);
   CAF_CHECK(!r.granted);
   CAF_CHECK_EQUAL(c.term(), 1u);
-  auto p = c.handle_vote_request(vote_request{2, "c", 5, 1, true}, out);
+  auto p = c.handle_vote_request(vote_request{2, "c", 5, 1, true, {}}, out);
   CAF_CHECK(!p.granted);
   // Once the leader has been silent for an election timeout, it may vote.
   for (int i = 0; i < 10; ++i)
     c.tick(out);
-  CAF_CHECK(c.handle_vote_request(vote_request{2, "c", 5, 1, true}, out)
+  CAF_CHECK(c.handle_vote_request(vote_request{2, "c", 5, 1, true, {}}, out)
               .granted);
 }
 
@@ -272,6 +272,22 @@ CAF_TEST(a leader without a majority steps down check quorum thesis 6.2) {
     c.tick(out);
   CAF_CHECK_EQUAL(c.role(), role_kind::follower);
   CAF_CHECK_EQUAL(c.term(), 2u); // stepping down does not bump the term
+}
+
+CAF_TEST(requests addressed to another node change nothing) {
+  // A new node on a dead member's address must not join that old cluster.
+  auto c = make_core("new", {"new"}, {1});
+  effects out;
+  auto a = c.handle_append_request(
+    append_request{9, "old-leader", 1, 1, {}, 1, "dead"}, out);
+  CAF_CHECK(!a.success);
+  CAF_CHECK_EQUAL(a.term, 0u); // nothing the sender can act on
+  auto v = c.handle_vote_request(vote_request{9, "x", 9, 9, false, "dead"},
+                                 out);
+  CAF_CHECK(!v.granted);
+  CAF_CHECK_EQUAL(c.term(), 1u);
+  CAF_CHECK(c.leader().empty());
+  CAF_CHECK(!out.needs_write());
 }
 
 // -- §5.3 log replication --------------------------------------------------------

@@ -1,0 +1,434 @@
+#include "actors/http_acceptor.hpp"
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/network/default_multiplexer.hpp>
+#include <caf/io/system_messages.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "http/error_map.hpp"
+#include "http/join.hpp"
+#include "http/parser.hpp"
+#include "http/response.hpp"
+#include "http/router.hpp"
+#include "http/status_json.hpp"
+
+namespace raftd {
+
+namespace {
+
+using caf::io::connection_handle;
+using clock_type = std::chrono::steady_clock;
+
+/// Bytes taken from a socket per read event.
+constexpr size_t read_chunk_bytes = 16 << 10;
+
+/// Responses a connection may owe before the acceptor stops reading from it
+/// (a client that pipelines without reading). A soft bound: CAF may already
+/// have read up to `middleman.max-consecutive-reads` chunks ahead.
+constexpr size_t max_owed_responses = 128;
+
+/// Bytes written to a connection but not yet sent (a client that does not
+/// read its answers) before the acceptor stops reading its requests. Reading
+/// resumes below half of it.
+constexpr size_t max_unsent_bytes = 4 << 20;
+
+/// The framing of an answer after which the connection closes.
+constexpr http::framing last_answer{true, false, false};
+
+/// The body of the 503 that turns away a connection over -max-conns.
+constexpr std::string_view too_many_conns_body = "too many connections\n";
+
+/// One client connection.
+struct connection {
+  /// Unique per acceptor. Connection handles are file descriptors and get
+  /// reused, so late replies and timers check this id, not the handle.
+  uint64_t id = 0;
+  http::request_parser parser;
+  /// Sequence number of out.front(); requests are numbered as they arrive.
+  uint64_t head = 0;
+  /// Serialized responses in request order; empty while the node works.
+  std::deque<std::optional<std::string>> out;
+  /// No more requests are read; close once `out` is written.
+  bool closing = false;
+  /// Reading is paused (see update_reading).
+  bool halted = false;
+  /// More than max_unsent_bytes wait in CAF's send buffers; write
+  /// acknowledgements are on until they drain.
+  bool backlogged = false;
+  /// Last time bytes came in or went out (the idle timer measures from it).
+  clock_type::time_point last_active;
+
+  connection(uint64_t id, http::parser_limits limits)
+    : id(id), parser(limits), last_active(clock_type::now()) {
+  }
+};
+
+struct acceptor_state {
+  static inline const char* name = "http_acceptor";
+  /// Where every request goes.
+  node_actor node;
+  http_config cfg;
+  /// The open connections; a closed one is erased at once, so late replies
+  /// for it find nothing (or a newer connection with another id).
+  std::unordered_map<connection_handle, connection> conns;
+  /// The id of the last connection accepted.
+  uint64_t next_id = 0;
+};
+
+using acceptor_broker = caf::stateful_actor<acceptor_state, caf::io::broker>;
+
+/// Where a reply belongs: a connection (by handle and id) and a slot in it.
+struct reply_slot {
+  connection_handle hdl;
+  uint64_t conn_id;
+  uint64_t seq;
+  http::framing framing;
+};
+
+connection* find(acceptor_broker* self, connection_handle hdl, uint64_t id) {
+  auto i = self->state.conns.find(hdl);
+  if (i == self->state.conns.end() || i->second.id != id)
+    return nullptr;
+  return &i->second;
+}
+
+void arm_idle_timer(acceptor_broker* self, connection_handle hdl, uint64_t id,
+                    clock_type::duration after) {
+  self->delayed_send(self, after, atom::idle::value, hdl, id);
+}
+
+void close_connection(acceptor_broker* self, connection_handle hdl) {
+  self->close(hdl); // graceful: what is buffered still goes out
+  self->state.conns.erase(hdl); // our own close brings no closed message
+}
+
+/// Pauses reading while the connection owes too many answers or has too
+/// many bytes unsent, and resumes once both are down to half.
+void update_reading(acceptor_broker* self, connection_handle hdl,
+                    connection& c) {
+  if (!c.halted && (c.out.size() >= max_owed_responses || c.backlogged)) {
+    c.halted = true;
+    self->halt(hdl);
+  } else if (c.halted && c.out.size() <= max_owed_responses / 2
+             && !c.backlogged) {
+    c.halted = false;
+    self->trigger(hdl);
+  }
+}
+
+/// After a flush: what CAF could not send at once waits in wr_buf (the
+/// offline buffer behind the write in progress). Too much of it: ask CAF to
+/// report progress (data_transferred_msg) and stop reading meanwhile.
+void check_backlog(acceptor_broker* self, connection_handle hdl,
+                   connection& c) {
+  if (!c.backlogged && self->wr_buf(hdl).size() > max_unsent_bytes) {
+    c.backlogged = true;
+    self->ack_writes(hdl, true);
+  }
+}
+
+void on_transferred(acceptor_broker* self,
+                    const caf::io::data_transferred_msg& m) {
+  auto i = self->state.conns.find(m.handle);
+  if (i == self->state.conns.end() || !i->second.backlogged
+      || m.remaining > max_unsent_bytes / 2)
+    return;
+  i->second.backlogged = false;
+  self->ack_writes(m.handle, false);
+  update_reading(self, m.handle, i->second);
+}
+
+/// Writes the responses at the front of `out` that are ready, in order, and
+/// closes the connection when it is done. Returns the connection if it is
+/// still open.
+connection* flush_ready(acceptor_broker* self, connection_handle hdl) {
+  auto i = self->state.conns.find(hdl);
+  if (i == self->state.conns.end())
+    return nullptr;
+  auto& c = i->second;
+  auto& buf = self->wr_buf(hdl);
+  auto written = c.head;
+  for (; !c.out.empty() && c.out.front(); c.out.pop_front(), ++c.head)
+    buf.insert(buf.end(), c.out.front()->begin(), c.out.front()->end());
+  if (c.head != written) {
+    self->flush(hdl);
+    c.last_active = clock_type::now();
+    check_backlog(self, hdl, c);
+  }
+  if (c.out.empty() && c.closing) {
+    close_connection(self, hdl);
+    return nullptr;
+  }
+  return &c;
+}
+
+/// Stores the answer for `slot` (if its connection still exists) and writes
+/// whatever is now ready.
+void fill(acceptor_broker* self, const reply_slot& slot,
+          const http::http_response& r) {
+  auto c = find(self, slot.hdl, slot.conn_id);
+  if (c == nullptr)
+    return; // the client went away
+  c->out[slot.seq - c->head] = http::serialize(r, slot.framing);
+  if (auto open = flush_ready(self, slot.hdl))
+    update_reading(self, slot.hdl, *open);
+}
+
+http::http_response value_response(std::string value) {
+  http::http_response r;
+  r.body = std::move(value);
+  r.type = http::content_type::octet_stream;
+  return r;
+}
+
+http::http_response json_response(std::string body) {
+  http::http_response r;
+  r.body = std::move(body);
+  r.type = http::content_type::json;
+  return r;
+}
+
+/// The error handler of a node request: maps the error into the slot.
+auto on_error(acceptor_broker* self, reply_slot slot, http::op_kind op,
+              const http::http_request& rq) {
+  return [self, slot, op, path = rq.path, query = rq.query](caf::error& e) {
+    auto rendered = self->system().render(e);
+    fill(self, slot, http::error_response(e, op, path, query, rendered));
+  };
+}
+
+void ask_get(acceptor_broker* self, const reply_slot& slot,
+             const http::route& r, const http::http_request& rq) {
+  auto& st = self->state;
+  self->request(st.node, st.cfg.request_timeout, atom::get::value, r.key,
+                r.mode)
+    .then(
+      [self, slot](bool found, std::string& value) {
+        fill(self, slot,
+             found ? value_response(std::move(value))
+                   : http::empty_response(404));
+      },
+      on_error(self, slot, http::op_kind::read, rq));
+}
+
+void ask_put(acceptor_broker* self, const reply_slot& slot,
+             const http::route& r, http::http_request& rq) {
+  auto& st = self->state;
+  auto err = on_error(self, slot, http::op_kind::write, rq);
+  self->request(st.node, st.cfg.request_timeout, atom::put::value, r.key,
+                std::move(rq.body))
+    .then(
+      [self, slot](uint64_t) { fill(self, slot, http::empty_response(200)); },
+      std::move(err));
+}
+
+void ask_delete(acceptor_broker* self, const reply_slot& slot,
+                const http::route& r, const http::http_request& rq) {
+  auto& st = self->state;
+  self->request(st.node, st.cfg.request_timeout, atom::del::value, r.key)
+    .then(
+      [self, slot](uint64_t, bool found) {
+        fill(self, slot, http::empty_response(found ? 200 : 404));
+      },
+      on_error(self, slot, http::op_kind::write, rq));
+}
+
+void ask_status(acceptor_broker* self, const reply_slot& slot,
+                const http::http_request& rq) {
+  auto& st = self->state;
+  self->request(st.node, st.cfg.request_timeout, atom::status::value)
+    .then(
+      [self, slot](const node_status& s) {
+        fill(self, slot, json_response(http::status_json(s)));
+      },
+      on_error(self, slot, http::op_kind::read, rq));
+}
+
+/// Sends a parsed join to the node: 200 once the member is in a committed
+/// configuration.
+void ask_join(acceptor_broker* self, const reply_slot& slot, member m,
+              const http::http_request& rq) {
+  auto& st = self->state;
+  self->request(st.node, st.cfg.request_timeout, atom::join::value,
+                std::move(m))
+    .then(
+      [self, slot](uint64_t) { fill(self, slot, http::empty_response(200)); },
+      on_error(self, slot, http::op_kind::write, rq));
+}
+
+void ask_leave(acceptor_broker* self, const reply_slot& slot,
+               const http::route& r, const http::http_request& rq) {
+  auto& st = self->state;
+  self->request(st.node, st.cfg.request_timeout, atom::leave::value, r.key)
+    .then(
+      [self, slot](uint64_t) { fill(self, slot, http::empty_response(200)); },
+      on_error(self, slot, http::op_kind::write, rq));
+}
+
+/// Parses the body of a join into `m`; on failure turns `r` into its 400
+/// answer (nothing goes to the node).
+bool parse_join(const http::http_request& rq, member& m, http::route& r) {
+  std::string error;
+  if (http::parse_join_request(rq.body, m, error))
+    return true;
+  r.kind = http::route_kind::error;
+  r.status = 400;
+  r.body = error + "\n";
+  return false;
+}
+
+http::framing framing_for(const http::http_request& rq) {
+  http::framing f;
+  f.close = !rq.keep_alive;
+  f.echo_keep_alive = rq.http10 && rq.keep_alive;
+  f.omit_body = rq.head;
+  return f;
+}
+
+/// Reserves the next response slot of `c` for `rq` and starts its work. Never
+/// writes: the caller flushes (an early error answer is stored in the slot).
+void dispatch(acceptor_broker* self, connection_handle hdl, connection& c,
+              http::http_request& rq) {
+  reply_slot slot{hdl, c.id, c.head + c.out.size(), framing_for(rq)};
+  c.out.emplace_back();
+  c.closing = c.closing || !rq.keep_alive;
+  auto r = http::route_request(rq.method, rq.path, rq.query);
+  switch (r.kind) {
+    case http::route_kind::db_get: return ask_get(self, slot, r, rq);
+    case http::route_kind::db_put: return ask_put(self, slot, r, rq);
+    case http::route_kind::db_delete: return ask_delete(self, slot, r, rq);
+    case http::route_kind::status: return ask_status(self, slot, rq);
+    case http::route_kind::join:
+      if (member m; parse_join(rq, m, r))
+        return ask_join(self, slot, std::move(m), rq);
+      break;
+    case http::route_kind::leave: return ask_leave(self, slot, r, rq);
+    case http::route_kind::error: break;
+  }
+  auto resp = http::text_response(r.status, std::move(r.body));
+  resp.allow = std::move(r.allow);
+  c.out.back() = http::serialize(resp, slot.framing);
+}
+
+/// Queues the answer to a parse error; the connection closes after it.
+void reject_input(connection& c) {
+  auto& err = c.parser.error();
+  auto resp = http::text_response(err.status, err.what + "\n");
+  c.out.emplace_back(http::serialize(resp, last_answer));
+  c.closing = true;
+}
+
+/// Tells a client waiting on `Expect: 100-continue` to send its body. Only
+/// sent when no earlier response is owed, so it cannot overtake one.
+void send_continue(acceptor_broker* self, connection_handle hdl) {
+  auto& buf = self->wr_buf(hdl);
+  buf.insert(buf.end(), http::continue_response.begin(),
+             http::continue_response.end());
+  self->flush(hdl);
+}
+
+void on_data(acceptor_broker* self, const caf::io::new_data_msg& m) {
+  auto i = self->state.conns.find(m.handle);
+  if (i == self->state.conns.end() || i->second.closing)
+    return; // input after the last request we answer is ignored
+  auto& c = i->second;
+  c.last_active = clock_type::now();
+  std::vector<http::http_request> reqs;
+  bool ok = c.parser.feed(m.buf.data(), m.buf.size(), reqs);
+  for (auto& rq : reqs)
+    if (!c.closing)
+      dispatch(self, m.handle, c, rq);
+  if (!ok && !c.closing)
+    reject_input(c);
+  if (c.parser.take_continue() && c.out.empty() && !c.closing)
+    send_continue(self, m.handle);
+  if (auto open = flush_ready(self, m.handle); open && !open->closing)
+    update_reading(self, m.handle, *open);
+}
+
+/// Answers a connection over -max-conns with 503 and closes it.
+void turn_away(acceptor_broker* self, connection_handle hdl) {
+  auto resp = http::text_response(503, std::string{too_many_conns_body});
+  auto bytes = http::serialize(resp, last_answer);
+  auto& buf = self->wr_buf(hdl);
+  buf.insert(buf.end(), bytes.begin(), bytes.end());
+  self->flush(hdl);
+  self->close(hdl);
+}
+
+void on_connection(acceptor_broker* self, connection_handle hdl) {
+  auto& st = self->state;
+  if (st.conns.size() >= st.cfg.max_conns)
+    return turn_away(self, hdl);
+  http::parser_limits limits{st.cfg.max_header_size, st.cfg.max_value_size};
+  auto id = ++st.next_id;
+  st.conns.emplace(std::piecewise_construct, std::forward_as_tuple(hdl),
+                   std::forward_as_tuple(id, limits));
+  self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk_bytes));
+  arm_idle_timer(self, hdl, id, st.cfg.idle_timeout);
+}
+
+/// One timer per connection: when it fires, the connection is closed if it
+/// has been idle long enough, else the timer is armed for the rest. A
+/// connection waiting for the node is busy, not idle (the request timeout
+/// bounds that wait).
+void on_idle_timer(acceptor_broker* self, connection_handle hdl, uint64_t id) {
+  auto c = find(self, hdl, id);
+  if (c == nullptr)
+    return; // closed since (maybe its handle is reused: ids differ)
+  auto idle = clock_type::duration{self->state.cfg.idle_timeout};
+  auto quiet = clock_type::now() - c->last_active;
+  if (!c->out.empty())
+    return arm_idle_timer(self, hdl, id, idle);
+  if (quiet >= idle)
+    return close_connection(self, hdl);
+  arm_idle_timer(self, hdl, id, idle - quiet);
+}
+
+caf::behavior acceptor(acceptor_broker* self, caf::io::doorman_ptr dm,
+                       node_actor node, http_config cfg) {
+  self->state.node = std::move(node);
+  self->state.cfg = std::move(cfg);
+  self->add_doorman(std::move(dm));
+  return {
+    [=](const caf::io::new_connection_msg& m) {
+      on_connection(self, m.handle);
+    },
+    [=](const caf::io::new_data_msg& m) { on_data(self, m); },
+    [=](const caf::io::data_transferred_msg& m) { on_transferred(self, m); },
+    [=](const caf::io::connection_closed_msg& m) {
+      self->state.conns.erase(m.handle);
+    },
+    [=](atom::idle, connection_handle hdl, uint64_t id) {
+      on_idle_timer(self, hdl, id);
+    },
+    [=](const caf::io::acceptor_closed_msg&) { self->quit(); },
+  };
+}
+
+} // namespace
+
+caf::expected<caf::actor> spawn_http_acceptor(caf::actor_system& sys,
+                                              node_actor node,
+                                              const http_config& cfg,
+                                              uint16_t* bound_port) {
+  auto& mm = sys.middleman();
+  auto dm = mm.backend().new_tcp_doorman(cfg.port, cfg.host.c_str(), true);
+  if (!dm)
+    return std::move(dm.error());
+  if (bound_port != nullptr)
+    *bound_port = (*dm)->port();
+  return mm.spawn_broker(acceptor, std::move(*dm), std::move(node), cfg);
+}
+
+} // namespace raftd

@@ -1,0 +1,285 @@
+#include "http/parser.hpp"
+
+#include <climits>
+#include <cstring>
+#include <strings.h>
+
+#include <http_parser.h>
+
+namespace raftd::http {
+
+namespace {
+
+/// libhttp-parser's "no Content-Length header" marker.
+constexpr uint64_t no_content_length = ULLONG_MAX;
+
+/// Which part of a message the parser is in.
+enum class phase { head, body };
+
+/// The event that paused the parser, handled between execute() calls.
+enum class event { none, headers_done, message_done, body_too_large };
+
+/// Splits an absolute-form target ("http://h/a?b"); false if it is none.
+bool split_absolute(const std::string& url, http_request& rq) {
+  http_parser_url u;
+  http_parser_url_init(&u);
+  if (http_parser_parse_url(url.data(), url.size(), 0, &u) != 0)
+    return false;
+  auto part = [&](int f) {
+    if ((u.field_set & (1 << f)) == 0)
+      return std::string{};
+    return url.substr(u.field_data[f].off, u.field_data[f].len);
+  };
+  rq.path = part(UF_PATH);
+  rq.query = part(UF_QUERY);
+  if (rq.path.empty())
+    rq.path = "/";
+  return true;
+}
+
+/// Splits a request target into path and query. Origin form ("/a?b#f") is
+/// split at the first '?' (a fragment is dropped); anything that is neither
+/// origin nor absolute form ("*", "host:port") stays whole in `path`.
+void split_target(const std::string& url, http_request& rq) {
+  if (!url.empty() && url.front() != '/' && split_absolute(url, rq))
+    return;
+  auto end = url.find('#');
+  auto q = url.find('?');
+  if (q == std::string::npos || q > end) {
+    rq.path = url.substr(0, end);
+    return;
+  }
+  rq.path = url.substr(0, q);
+  rq.query = url.substr(q + 1, end == std::string::npos ? end : end - q - 1);
+}
+
+} // namespace
+
+// The parser pauses itself after the headers and after each message, so
+// feed() knows exactly how many bytes each request's head took (for the 431
+// limit) and can stop right at a 413.
+struct request_parser::impl {
+  parser_limits limits;
+  http_parser parser;
+  http_parser_settings settings;
+  phase where = phase::head;
+  event ev = event::none;
+  size_t header_bytes = 0;     // consumed in this message's head so far
+  bool in_message = false;     // a message has begun and not yet completed
+  http_request cur;            // the request being parsed
+  std::string url;             // its raw request target
+  std::string field;           // the header field being read
+  bool field_done = false;     // the next field callback starts a new one
+  bool expect_continue = false;
+  bool continue_due = false;   // take_continue() answers true once
+  parse_error err;
+
+  explicit impl(parser_limits lim) : limits(lim) {
+    http_parser_init(&parser, HTTP_REQUEST);
+    parser.data = this;
+    http_parser_settings_init(&settings);
+    settings.on_message_begin = &on_message_begin;
+    settings.on_url = &on_url;
+    settings.on_header_field = &on_header_field;
+    settings.on_header_value = &on_header_value;
+    settings.on_headers_complete = &on_headers_complete;
+    settings.on_body = &on_body;
+    settings.on_message_complete = &on_message_complete;
+  }
+
+  static impl& self(http_parser* p) {
+    return *static_cast<impl*>(p->data);
+  }
+
+  static int on_message_begin(http_parser* p) {
+    auto& s = self(p);
+    s.in_message = true;
+    return 0;
+  }
+
+  static int on_url(http_parser* p, const char* at, size_t n) {
+    self(p).url.append(at, n);
+    return 0;
+  }
+
+  static int on_header_field(http_parser* p, const char* at, size_t n) {
+    auto& s = self(p);
+    if (s.field_done) {
+      s.field.clear();
+      s.field_done = false;
+    }
+    s.field.append(at, n);
+    return 0;
+  }
+
+  // Only `Expect` matters to us; its value is short, so it is checked whole
+  // (a value split across reads is compared piecewise, which suffices for
+  // "100-continue" arriving in one piece, as clients send it).
+  static int on_header_value(http_parser* p, const char* at, size_t n) {
+    auto& s = self(p);
+    s.field_done = true;
+    if (strcasecmp(s.field.c_str(), "expect") == 0
+        && n == std::strlen("100-continue")
+        && strncasecmp(at, "100-continue", n) == 0)
+      s.expect_continue = true;
+    return 0;
+  }
+
+  static int on_headers_complete(http_parser* p) {
+    auto& s = self(p);
+    s.ev = event::headers_done;
+    http_parser_pause(p, 1);
+    return 0;
+  }
+
+  static int on_body(http_parser* p, const char* at, size_t n) {
+    auto& s = self(p);
+    if (s.cur.body.size() + n > s.limits.max_body_bytes) {
+      s.ev = event::body_too_large;
+      return 1; // HPE_CB_body: stop here
+    }
+    s.cur.body.append(at, n);
+    return 0;
+  }
+
+  static int on_message_complete(http_parser* p) {
+    auto& s = self(p);
+    s.ev = event::message_done;
+    http_parser_pause(p, 1);
+    return 0;
+  }
+
+  void fail(int status, std::string what) {
+    if (err.status == 0)
+      err = parse_error{status, std::move(what)};
+  }
+
+  bool content_length_too_large() const {
+    return (parser.flags & F_CHUNKED) == 0
+           && parser.content_length != no_content_length
+           && parser.content_length > limits.max_body_bytes;
+  }
+
+  bool expects_body() const {
+    return (parser.flags & F_CHUNKED) != 0
+           || (parser.content_length != no_content_length
+               && parser.content_length > 0);
+  }
+
+  void finish_head();
+  void finish_message(std::vector<http_request>& out);
+  bool handle_event(std::vector<http_request>& out);
+  bool step(const char* data, size_t size, size_t& used,
+            std::vector<http_request>& out);
+};
+
+void request_parser::impl::finish_head() {
+  where = phase::body;
+  header_bytes = 0;
+  cur.method = static_cast<int>(parser.method);
+  cur.keep_alive = http_should_keep_alive(&parser) != 0;
+  cur.http10 = parser.http_major == 1 && parser.http_minor == 0;
+  cur.head = parser.method == HTTP_HEAD;
+  split_target(url, cur);
+  if (content_length_too_large()) {
+    fail(413, "request body too large");
+    return;
+  }
+  if (expect_continue && expects_body())
+    continue_due = true;
+}
+
+void request_parser::impl::finish_message(std::vector<http_request>& out) {
+  out.push_back(std::move(cur));
+  cur = http_request{};
+  url.clear();
+  field.clear();
+  field_done = false;
+  expect_continue = false;
+  continue_due = false;
+  in_message = false;
+  where = phase::head;
+}
+
+// Returns false if the stream is broken.
+bool request_parser::impl::handle_event(std::vector<http_request>& out) {
+  auto e = ev;
+  ev = event::none;
+  if (e == event::headers_done)
+    finish_head();
+  else if (e == event::message_done)
+    finish_message(out);
+  return err.status == 0;
+}
+
+// One execute() call: `used` tells how many bytes it consumed.
+bool request_parser::impl::step(const char* data, size_t size, size_t& used,
+                                std::vector<http_request>& out) {
+  used = http_parser_execute(&parser, &settings, data, size);
+  if (where == phase::head) {
+    header_bytes += used;
+    if (header_bytes > limits.max_header_bytes) {
+      fail(431, "request header fields too large");
+      return false;
+    }
+  }
+  auto code = HTTP_PARSER_ERRNO(&parser);
+  if (code == HPE_PAUSED) {
+    http_parser_pause(&parser, 0);
+    return handle_event(out);
+  }
+  if (ev == event::body_too_large) {
+    fail(413, "request body too large");
+  } else if (code == HPE_HEADER_OVERFLOW) {
+    fail(431, "request header fields too large");
+  } else if (code != HPE_OK) {
+    fail(400, std::string{"malformed request: "} + http_errno_name(code));
+  } else if (used < size) {
+    // Stopped early without an error: an upgrade (CONNECT or Upgrade: ...),
+    // which raftd does not speak.
+    fail(400, "malformed request: protocol upgrade not supported");
+  }
+  return err.status == 0;
+}
+
+request_parser::request_parser(parser_limits limits)
+  : impl_(std::make_unique<impl>(limits)) {
+}
+
+request_parser::~request_parser() = default;
+
+request_parser::request_parser(request_parser&&) noexcept = default;
+
+request_parser& request_parser::operator=(request_parser&&) noexcept
+  = default;
+
+bool request_parser::feed(const char* data, size_t size,
+                          std::vector<http_request>& out) {
+  auto& s = *impl_;
+  if (s.err.status != 0)
+    return false;
+  size_t pos = 0;
+  while (pos < size) {
+    size_t used = 0;
+    if (!s.step(data + pos, size - pos, used, out))
+      return false;
+    pos += used;
+  }
+  return true;
+}
+
+const parse_error& request_parser::error() const {
+  return impl_->err;
+}
+
+bool request_parser::take_continue() {
+  auto due = impl_->continue_due;
+  impl_->continue_due = false;
+  return due;
+}
+
+bool request_parser::idle() const {
+  return !impl_->in_message;
+}
+
+} // namespace raftd::http

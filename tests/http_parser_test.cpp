@@ -1,0 +1,202 @@
+#define CAF_SUITE http.parser
+#include <caf/test/dsl.hpp>
+
+#include <string>
+#include <vector>
+
+#include <http_parser.h>
+
+#include "http/parser.hpp"
+
+using namespace raftd::http;
+
+namespace {
+
+struct fixture {
+  request_parser parser{parser_limits{1024, 64}};
+  std::vector<http_request> out;
+
+  bool feed(const std::string& bytes) {
+    return parser.feed(bytes.data(), bytes.size(), out);
+  }
+};
+
+const std::string simple_post = "POST /db/foo?x=1 HTTP/1.1\r\n"
+                                "Host: localhost\r\n"
+                                "Content-Length: 3\r\n"
+                                "\r\n"
+                                "bar";
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(parser_tests, fixture)
+
+CAF_TEST(a single request) {
+  CAF_REQUIRE(feed(simple_post));
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK_EQUAL(out[0].method, static_cast<int>(HTTP_POST));
+  CAF_CHECK_EQUAL(out[0].path, "/db/foo");
+  CAF_CHECK_EQUAL(out[0].query, "x=1");
+  CAF_CHECK_EQUAL(out[0].body, "bar");
+  CAF_CHECK(out[0].keep_alive);
+  CAF_CHECK(!out[0].http10);
+  CAF_CHECK(parser.idle());
+}
+
+CAF_TEST(a request split into one-byte chunks) {
+  for (size_t i = 0; i < simple_post.size(); ++i) {
+    CAF_REQUIRE(feed(simple_post.substr(i, 1)));
+    CAF_CHECK_EQUAL(out.size(), i + 1 == simple_post.size() ? 1u : 0u);
+  }
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK_EQUAL(out[0].path, "/db/foo");
+  CAF_CHECK_EQUAL(out[0].query, "x=1");
+  CAF_CHECK_EQUAL(out[0].body, "bar");
+}
+
+CAF_TEST(three pipelined requests in one buffer) {
+  std::string get = "GET /db/a HTTP/1.1\r\nHost: h\r\n\r\n";
+  std::string del = "DELETE /db/b HTTP/1.1\r\nHost: h\r\n\r\n";
+  CAF_REQUIRE(feed(get + simple_post + del));
+  CAF_REQUIRE_EQUAL(out.size(), 3u);
+  CAF_CHECK_EQUAL(out[0].method, static_cast<int>(HTTP_GET));
+  CAF_CHECK_EQUAL(out[0].path, "/db/a");
+  CAF_CHECK_EQUAL(out[0].body, "");
+  CAF_CHECK_EQUAL(out[1].path, "/db/foo");
+  CAF_CHECK_EQUAL(out[1].body, "bar");
+  CAF_CHECK_EQUAL(out[2].method, static_cast<int>(HTTP_DELETE));
+  CAF_CHECK_EQUAL(out[2].path, "/db/b");
+}
+
+CAF_TEST(a pipelined request may end in the next read) {
+  auto both = simple_post + simple_post;
+  CAF_REQUIRE(feed(both.substr(0, simple_post.size() + 10)));
+  CAF_CHECK_EQUAL(out.size(), 1u);
+  CAF_CHECK(!parser.idle());
+  CAF_REQUIRE(feed(both.substr(simple_post.size() + 10)));
+  CAF_CHECK_EQUAL(out.size(), 2u);
+  CAF_CHECK(parser.idle());
+}
+
+CAF_TEST(a binary body with NULs comes out intact) {
+  std::string value{"a\0b\r\n\0\xff", 7};
+  CAF_REQUIRE(feed("PUT /db/k HTTP/1.1\r\nContent-Length: 7\r\n\r\n" + value));
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK_EQUAL(out[0].method, static_cast<int>(HTTP_PUT));
+  CAF_CHECK_EQUAL(out[0].body.size(), 7u);
+  CAF_CHECK(out[0].body == value);
+}
+
+CAF_TEST(a chunked body is joined) {
+  CAF_REQUIRE(feed("POST /db/k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK_EQUAL(out[0].body, "abcde");
+}
+
+CAF_TEST(HTTP 1.0 is not kept alive unless asked) {
+  CAF_REQUIRE(feed("GET /status HTTP/1.0\r\n\r\n"));
+  CAF_REQUIRE(feed("GET /status HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  CAF_REQUIRE_EQUAL(out.size(), 2u);
+  CAF_CHECK(!out[0].keep_alive);
+  CAF_CHECK(out[0].http10);
+  CAF_CHECK(out[1].keep_alive);
+}
+
+CAF_TEST(Connection close ends keep alive) {
+  CAF_REQUIRE(feed("GET /status HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK(!out[0].keep_alive);
+}
+
+CAF_TEST(HEAD requests are marked) {
+  CAF_REQUIRE(feed("HEAD /status HTTP/1.1\r\n\r\n"));
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK(out[0].head);
+}
+
+CAF_TEST(an absolute target is split into path and query) {
+  CAF_REQUIRE(feed("GET http://h:1/db/x?consistency=stale HTTP/1.1\r\n\r\n"));
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK_EQUAL(out[0].path, "/db/x");
+  CAF_CHECK_EQUAL(out[0].query, "consistency=stale");
+  CAF_REQUIRE(feed("GET /db/y?a=1#frag HTTP/1.1\r\n\r\n"));
+  CAF_REQUIRE_EQUAL(out.size(), 2u);
+  CAF_CHECK_EQUAL(out[1].path, "/db/y");
+  CAF_CHECK_EQUAL(out[1].query, "a=1");
+}
+
+CAF_TEST(oversized headers give 431) {
+  std::string big = "GET / HTTP/1.1\r\nX-Big: " + std::string(1100, 'a');
+  CAF_CHECK(!feed(big));
+  CAF_CHECK_EQUAL(parser.error().status, 431);
+  CAF_CHECK(out.empty());
+  CAF_CHECK(!feed("\r\n\r\n")); // stays broken
+}
+
+CAF_TEST(oversized headers in small chunks give 431) {
+  CAF_REQUIRE(feed("GET / HTTP/1.1\r\n"));
+  bool ok = true;
+  for (int i = 0; i < 100 && ok; ++i)
+    ok = feed("X-Header: 0123456789\r\n");
+  CAF_CHECK(!ok);
+  CAF_CHECK_EQUAL(parser.error().status, 431);
+}
+
+CAF_TEST(headers just under the limit pass) {
+  std::string head = "GET / HTTP/1.1\r\nX: ";
+  head += std::string(1024 - head.size() - 4, 'a') + "\r\n\r\n";
+  CAF_REQUIRE_EQUAL(head.size(), 1024u);
+  CAF_CHECK(feed(head + head));
+  CAF_CHECK_EQUAL(out.size(), 2u);
+}
+
+CAF_TEST(a Content-Length over the limit gives 413 before the body) {
+  CAF_CHECK(!feed("POST /db/k HTTP/1.1\r\nContent-Length: 65\r\n\r\n"));
+  CAF_CHECK_EQUAL(parser.error().status, 413);
+  CAF_CHECK(out.empty());
+}
+
+CAF_TEST(a chunked body over the limit gives 413) {
+  CAF_CHECK(!feed("POST /db/k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "41\r\n"
+                  + std::string(65, 'x')));
+  CAF_CHECK_EQUAL(parser.error().status, 413);
+}
+
+CAF_TEST(a body at the limit passes) {
+  CAF_CHECK(feed("POST /db/k HTTP/1.1\r\nContent-Length: 64\r\n\r\n"
+                 + std::string(64, 'x')));
+  CAF_CHECK_EQUAL(out.size(), 1u);
+}
+
+CAF_TEST(garbage gives 400) {
+  CAF_CHECK(!feed("BLAH\r\n\r\n"));
+  CAF_CHECK_EQUAL(parser.error().status, 400);
+  CAF_CHECK(!parser.error().what.empty());
+}
+
+CAF_TEST(requests before an error are still returned) {
+  CAF_CHECK(!feed(simple_post + "GET / HTTP/1.1\r\nbad header line\r\n\r\n"));
+  CAF_CHECK_EQUAL(out.size(), 1u);
+  CAF_CHECK_EQUAL(parser.error().status, 400);
+}
+
+CAF_TEST(an upgrade is refused) {
+  CAF_CHECK(!feed("CONNECT h:1 HTTP/1.1\r\n\r\nxyz"));
+  CAF_CHECK_EQUAL(parser.error().status, 400);
+}
+
+CAF_TEST(Expect 100-continue is offered once while the body is due) {
+  CAF_REQUIRE(feed("PUT /db/k HTTP/1.1\r\nExpect: 100-continue\r\n"
+                   "Content-Length: 3\r\n\r\n"));
+  CAF_CHECK(parser.take_continue());
+  CAF_CHECK(!parser.take_continue());
+  CAF_REQUIRE(feed("abc"));
+  CAF_CHECK_EQUAL(out.size(), 1u);
+  CAF_REQUIRE(feed("PUT /db/k HTTP/1.1\r\nExpect: 100-continue\r\n"
+                   "Content-Length: 3\r\n\r\nabc"));
+  CAF_CHECK(!parser.take_continue()); // the body is already here
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
