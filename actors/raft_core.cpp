@@ -314,7 +314,7 @@ append_response raft_core::handle_append_request(const append_request& req,
     resp.conflict_index = last_index() + 1;
     return resp;
   }
-  if (term_at(req.prev_index) != req.prev_term) {
+  if (term_at(req.prev_index) != req.prev_term && !cfg_.bugs.skip_log_check) {
     resp.conflict_term = term_at(req.prev_index);
     auto first = req.prev_index;
     while (first > 1 && term_at(first - 1) == resp.conflict_term)
@@ -380,7 +380,8 @@ void raft_core::maybe_commit(effects& out) {
     return;
   std::sort(held.begin(), held.end(), std::greater<>{});
   auto n = held[quorum() - 1];
-  if (n > commit_index_ && term_at(n) == term_) {
+  bool current = term_at(n) == term_ || cfg_.bugs.commit_old_terms;
+  if (n > commit_index_ && current) {
     commit_index_ = n;
   }
   emit_committed(out);

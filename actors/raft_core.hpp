@@ -40,6 +40,14 @@ struct core_config {
   /// A leader that has not heard from a majority for an election timeout
   /// steps down (thesis §6.2).
   bool check_quorum = true;
+  /// Known bugs, switched on only by the simulation's tests to show that it
+  /// catches them. Never set outside tests.
+  struct {
+    /// Commit an older term's entry by counting replicas (breaks §5.4.2).
+    bool commit_old_terms = false;
+    /// Accept appends without the consistency check (breaks §5.3).
+    bool skip_log_check = false;
+  } bugs;
 };
 
 /// What the caller must do after a call into the core, in this order:

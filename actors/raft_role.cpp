@@ -222,6 +222,8 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
     .then(
       [=](const apply_result& r) {
         auto& st = self->state;
+        if (st.cfg.observer.on_applied)
+          st.cfg.observer.on_applied(entries);
         st.applied_index = std::max(st.applied_index, r.applied_index);
         for (size_t i = 0; i < entries.size(); ++i)
           answer_write(st, entries[i], i < r.found.size() && r.found[i] != 0);
@@ -345,6 +347,8 @@ void handle_effects(role_ptr self, effects& e, after_fn reply) {
   apply_committed(self, std::move(e.committed));
   sync_replicators(self);
   drive_replicators(self);
+  if (st.cfg.observer.on_step)
+    st.cfg.observer.on_step(*st.core);
 }
 
 /// Runs one call into the core and everything it asks for.
@@ -704,6 +708,8 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
       effects e;
       auto resp = self->state.core->handle_vote_request(req, e);
       auto rp = self->make_response_promise<vote_response>();
+      if (self->state.cfg.bug_vote_before_durable)
+        rp.deliver(resp);
       handle_effects(self, e, [rp, resp]() mutable { rp.deliver(resp); });
       return rp;
     },

@@ -16,6 +16,15 @@ namespace raftd {
 
 class raft_core;
 
+/// What an observer (the simulation) sees of a role. Both run inside the
+/// role actor, synchronously: keep them cheap and never block.
+struct role_observer {
+  /// After every step, with the core as it now is.
+  std::function<void(const raft_core&)> on_step;
+  /// Each batch the state machine applied, in order.
+  std::function<void(const std::vector<log_entry>&)> on_applied;
+};
+
 struct role_config {
   /// This server, as the cluster reaches it.
   member self;
@@ -45,6 +54,12 @@ struct role_config {
   /// ...within this many rounds and this long, or the join fails.
   int max_catch_up_rounds = 10;
   std::chrono::milliseconds catch_up_timeout{30000};
+  /// Watches the role (the simulation's safety checks); empty in the daemon.
+  role_observer observer;
+  /// A known bug for the simulation's tests: answer a vote before it is
+  /// durable (breaks Figure 2's "respond after persisting"). Never set
+  /// outside tests.
+  bool bug_vote_before_durable = false;
 };
 
 /// Spawns the ROLE around `core`. With `bootstrap`, an empty log first gets
