@@ -301,8 +301,8 @@ append_response raft_core::handle_append_request(const append_request& req,
   // Meant for whoever had our address before: answer nothing it can use
   // (term 0), and change nothing here.
   if (!req.to.empty() && req.to != cfg_.id)
-    return append_response{0, cfg_.id, false, 0, 0, 0};
-  append_response resp{term_, cfg_.id, false, 0, 0, 0};
+    return append_response{0, cfg_.id, false, 0, 0, 0, 0};
+  append_response resp{term_, cfg_.id, false, 0, 0, 0, req.read_round};
   if (req.term < term_)
     return resp; // §5.1: a stale leader learns the new term from `resp.term`
   if (req.term > term_ || role_ != role_kind::follower || leader_ != req.leader)

@@ -49,6 +49,20 @@ struct pending_read {
   uint64_t deadline_tick = 0;
 };
 
+/// A linearizable read waiting for its read index (thesis §6.4): a GET here
+/// (`local`) or a follower's read_index request (`remote`).
+struct read_waiter {
+  bool is_remote = false;
+  std::string key;
+  caf::typed_response_promise<bool, std::string> local;
+  caf::typed_response_promise<uint64_t> remote;
+  uint64_t deadline_tick = 0;
+  /// The read index, once known (0: not yet).
+  uint64_t index = 0;
+  /// Leader: the heartbeat round whose majority acknowledgement confirms it.
+  uint64_t round = 0;
+};
+
 /// A server being caught up before it joins (thesis §4.2.1): it gets the log
 /// in rounds; once a round ends within an election timeout, it is added.
 struct catch_up {
@@ -95,6 +109,21 @@ struct role_state {
   uint64_t told_commit = 0;
   /// The server being caught up to join, if any.
   std::optional<catch_up> joining;
+
+  /// Leader: reads waiting for this term's first commit or for a majority
+  /// to acknowledge their round (thesis §6.4).
+  std::vector<read_waiter> unconfirmed;
+  /// Leader: the current read round, stamped on outgoing appends; a new
+  /// round starts only once the current one went out, so every read waiting
+  /// at that moment shares one confirmation.
+  uint64_t read_round = 0;
+  bool round_stamped = true;
+  /// Leader, this term: the highest read round each peer acknowledged.
+  std::unordered_map<node_name, uint64_t> acked_round;
+  /// Follower: reads waiting to ask the leader, and those whose request is
+  /// out (one request in flight serves all of them).
+  std::vector<read_waiter> follower_waiting;
+  std::vector<read_waiter> follower_asking;
   bool failed = false;
 
   /// Replicators live as long as the role: they stop with it.
@@ -190,6 +219,8 @@ void after_writes(role_state& st, after_fn f) {
 // -- applying ------------------------------------------------------------------
 
 void serve_reads(role_ptr self);
+
+void advance_reads(role_ptr self);
 
 void fail_write(pending_write& w, const caf::error& err) {
   if (w.is_delete)
@@ -296,6 +327,7 @@ void drive_replicators(role_ptr self) {
   bool leading = c.role() == role_kind::leader;
   if (leading && st.lead_term != c.term()) {
     st.lead_term = c.term();
+    st.acked_round.clear();
     for (auto& [name, r] : st.replicators)
       self->send(r, atom::lead::value, c.term(), c.last_index() + 1);
   } else if (!leading && st.lead_term != 0) {
@@ -315,12 +347,13 @@ void drive_replicators(role_ptr self) {
 /// The next AppendEntries for a peer whose log should continue at `from`.
 caf::result<append_request> next_append(role_state& st, uint64_t term,
                                         uint64_t from) {
+  st.round_stamped = true; // this request carries the current read round
   auto& c = *st.core;
   if (c.role() != role_kind::leader || c.term() != term)
     return make_error(errc::not_leader, "no longer leading that term");
   from = std::max<uint64_t>(1, std::min(from, c.last_index() + 1));
   append_request req{term, c.id(), from - 1, c.term_at(from - 1), {},
-                     c.commit_index(), {}};
+                     c.commit_index(), {}, st.read_round};
   size_t bytes = 0;
   for (auto i = from; i <= c.last_index(); ++i) {
     if (req.entries.size() >= st.cfg.max_batch_entries
@@ -347,6 +380,7 @@ void handle_effects(role_ptr self, effects& e, after_fn reply) {
   apply_committed(self, std::move(e.committed));
   sync_replicators(self);
   drive_replicators(self);
+  advance_reads(self);
   if (st.cfg.observer.on_step)
     st.cfg.observer.on_step(*st.core);
 }
@@ -442,16 +476,131 @@ void serve_reads(role_ptr self) {
     read_local(self, r.key, r.rp);
 }
 
-/// The index a read must wait for. A leader uses its commit index once an
-/// entry of its own term has committed (thesis §6.4); before that, its last
-/// index, which includes its no-op. Followers serve their own state for now.
-uint64_t read_index(const role_state& st) {
+// -- linearizable reads: ReadIndex (thesis §6.4) ------------------------------
+
+/// Answers a read whose index is known: once the state machine has applied
+/// that far, it reads locally.
+void complete_read(role_ptr self, read_waiter& w) {
+  auto& st = self->state;
+  if (w.is_remote) {
+    w.remote.deliver(w.index);
+    return;
+  }
+  st.reads.push_back(pending_read{w.index, std::move(w.key), w.local,
+                                  w.deadline_tick});
+}
+
+void fail_read(read_waiter& w, const caf::error& err) {
+  if (w.is_remote)
+    w.remote.deliver(err);
+  else
+    w.local.deliver(err);
+}
+
+/// True once a majority acknowledged this node as leader in `round`.
+bool round_confirmed(const role_state& st, uint64_t round) {
   auto& c = *st.core;
-  if (c.role() != role_kind::leader)
-    return st.applied_index;
-  if (c.term_at(c.commit_index()) == c.term())
-    return c.commit_index();
-  return c.last_index();
+  size_t acks = 0;
+  for (auto& m : c.members()) {
+    if (m.name == c.id())
+      ++acks;
+    else if (auto i = st.acked_round.find(m.name);
+             i != st.acked_round.end() && i->second >= round)
+      ++acks;
+  }
+  return acks >= c.members().size() / 2 + 1;
+}
+
+/// Gives waiting reads their index and round, and answers confirmed ones.
+void advance_reads(role_ptr self) {
+  auto& st = self->state;
+  auto& c = *st.core;
+  auto& ws = st.unconfirmed;
+  if (ws.empty())
+    return;
+  if (c.role() != role_kind::leader) {
+    for (auto& w : ws)
+      fail_read(w, not_leader_error(st));
+    ws.clear();
+    return;
+  }
+  // A new leader knows its commit index only once an entry of its own term
+  // has committed (its no-op): until then, reads wait.
+  bool ready = c.term_at(c.commit_index()) == c.term();
+  bool ask = false;
+  for (auto& w : ws) {
+    if (w.index != 0 || !ready)
+      continue;
+    w.index = c.commit_index();
+    if (st.round_stamped) {
+      ++st.read_round;
+      st.round_stamped = false;
+      ask = true;
+    }
+    w.round = st.read_round;
+  }
+  if (ask)
+    for (auto& [name, r] : st.replicators)
+      self->send(r, atom::confirm::value, st.read_round);
+  auto done = std::stable_partition(ws.begin(), ws.end(), [&](auto& w) {
+    return w.index == 0 || !round_confirmed(st, w.round);
+  });
+  std::vector<read_waiter> go(std::make_move_iterator(done),
+                              std::make_move_iterator(ws.end()));
+  ws.erase(done, ws.end());
+  for (auto& w : go)
+    complete_read(self, w);
+  serve_reads(self);
+}
+
+/// Follower: asks the leader for a read index on behalf of every read
+/// waiting now; the reads then wait until this node has applied that far.
+void ask_read_index(role_ptr self) {
+  auto& st = self->state;
+  if (!st.follower_asking.empty() || st.follower_waiting.empty())
+    return;
+  auto i = st.replicators.find(st.core->leader());
+  if (st.core->leader().empty() || i == st.replicators.end()) {
+    for (auto& w : st.follower_waiting)
+      fail_read(w, make_error(errc::no_leader, "no leader known"));
+    st.follower_waiting.clear();
+    return;
+  }
+  st.follower_asking = std::move(st.follower_waiting);
+  st.follower_waiting.clear();
+  self->request(i->second, st.cfg.write_timeout, atom::read_index::value)
+    .then(
+      [=](uint64_t index) {
+        auto& st = self->state;
+        for (auto& w : st.follower_asking) {
+          w.index = index;
+          complete_read(self, w);
+        }
+        st.follower_asking.clear();
+        serve_reads(self);
+        ask_read_index(self);
+      },
+      [=](caf::error&) {
+        auto& st = self->state;
+        for (auto& w : st.follower_asking)
+          fail_read(w, make_error(errc::no_leader,
+                                  "the leader did not confirm the read"));
+        st.follower_asking.clear();
+        ask_read_index(self);
+      });
+}
+
+void enqueue_read(role_ptr self, read_waiter w) {
+  auto& st = self->state;
+  if (st.core->role() == role_kind::leader) {
+    st.unconfirmed.push_back(std::move(w));
+    advance_reads(self);
+  } else if (w.is_remote) {
+    fail_read(w, not_leader_error(st));
+  } else {
+    st.follower_waiting.push_back(std::move(w));
+    ask_read_index(self);
+  }
 }
 
 caf::result<bool, std::string> on_get(role_ptr self, std::string key,
@@ -460,13 +609,28 @@ caf::result<bool, std::string> on_get(role_ptr self, std::string key,
   if (auto err = check_key(key))
     return err;
   auto rp = self->make_response_promise<bool, std::string>();
-  auto index = mode == read_mode::stale ? 0 : read_index(st);
-  if (index <= st.applied_index) {
-    read_local(self, key, rp);
+  if (mode == read_mode::stale) {
+    read_local(self, key, rp); // the seed's local read
     return rp;
   }
-  st.reads.push_back(pending_read{index, std::move(key), rp,
-                                  st.now_tick + st.write_timeout_ticks});
+  read_waiter w;
+  w.key = std::move(key);
+  w.local = rp;
+  w.deadline_tick = st.now_tick + st.write_timeout_ticks;
+  enqueue_read(self, std::move(w));
+  return rp;
+}
+
+caf::result<uint64_t> on_read_index(role_ptr self) {
+  auto& st = self->state;
+  if (st.core->role() != role_kind::leader)
+    return not_leader_error(st);
+  read_waiter w;
+  w.is_remote = true;
+  w.remote = self->make_response_promise<uint64_t>();
+  w.deadline_tick = st.now_tick + st.write_timeout_ticks;
+  auto rp = w.remote;
+  enqueue_read(self, std::move(w));
   return rp;
 }
 
@@ -655,6 +819,14 @@ void expire_waiters(role_state& st) {
     i->rp.deliver(make_error(errc::no_leader, "read not confirmed in time"));
     i = rs.erase(i);
   }
+  for (auto* ws : {&st.unconfirmed, &st.follower_waiting}) {
+    auto late = std::stable_partition(ws->begin(), ws->end(), [&](auto& w) {
+      return w.deadline_tick > st.now_tick;
+    });
+    for (auto i = late; i != ws->end(); ++i)
+      fail_read(*i, make_error(errc::no_leader, "read not confirmed in time"));
+    ws->erase(late, ws->end());
+  }
 }
 
 void on_tick(role_ptr self, uint64_t) {
@@ -724,14 +896,22 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
     [=](atom::entries, uint64_t term, uint64_t from) {
       return next_append(self->state, term, from);
     },
-    [=](atom::match, const node_name& peer, uint64_t term, uint64_t match) {
+    [=](atom::match, const node_name& peer, uint64_t term, uint64_t match,
+        uint64_t round) {
       auto& st = self->state;
-      if (st.joining && st.joining->m.name == peer && term == st.core->term())
+      bool current = term == st.core->term()
+                     && st.core->role() == role_kind::leader;
+      if (current && st.joining && st.joining->m.name == peer)
         check_catch_up(self, match);
+      if (current) {
+        auto& acked = st.acked_round[peer];
+        acked = std::max(acked, round);
+      }
       step(self, [&](raft_core& c, effects& e) {
         c.handle_match(peer, term, match, e);
       });
     },
+    [=](atom::read_index) { return on_read_index(self); },
     [=](atom::vote, const vote_response& resp) {
       step(self, [&](raft_core& c, effects& e) {
         c.handle_vote_response(resp, e);

@@ -87,6 +87,10 @@ struct replicator_state {
   bool sent_recently = false;
   bool heartbeat_due = false;
   uint64_t heartbeat_gen = 0;
+  /// Leader reads wait for the peer to see this read round (thesis §6.4);
+  /// `sent_round` is the highest one sent so far.
+  uint64_t want_round = 0;
+  uint64_t sent_round = 0;
 };
 
 using repl_ptr = replicator_actor::stateful_pointer<replicator_state>;
@@ -168,9 +172,10 @@ void on_append_response(repl_ptr self, const append_response& r,
   else if (st.progress.rejected(r.conflict_index, epoch))
     RAFTD_LOG(debug, "peer " << st.cfg.peer.name << " rejected; probing from "
                              << st.progress.next);
-  // Any answer in our term also tells check-quorum that the peer is alive.
+  // Any answer in our term also tells check-quorum that the peer is alive,
+  // and acknowledges this node as leader up to the echoed read round.
   self->send(st.role, atom::match::value, st.cfg.peer.name, st.term,
-             st.progress.match);
+             st.progress.match, r.read_round);
   pump(self);
 }
 
@@ -179,6 +184,7 @@ void send_append(repl_ptr self, append_request req) {
   req.to = st.cfg.peer.name;
   st.progress.sent(req.entries.empty() ? 0 : req.entries.back().index);
   st.sent_commit = std::max(st.sent_commit, req.commit);
+  st.sent_round = std::max(st.sent_round, req.read_round);
   st.sent_recently = true;
   st.heartbeat_due = false;
   auto epoch = st.progress.epoch;
@@ -199,12 +205,13 @@ void pump(repl_ptr self) {
     return;
   bool has_entries = st.progress.next <= st.leader_last;
   bool has_commit = st.leader_commit > st.sent_commit;
-  bool want = st.heartbeat_due || has_entries || has_commit;
-  if (!want)
+  bool urgent = st.heartbeat_due || st.want_round > st.sent_round;
+  if (!urgent && !has_entries && !has_commit)
     return;
-  // A heartbeat goes out even when the window is full: it keeps the
-  // follower's election timer from firing (§5.2).
-  if (!st.heartbeat_due && !st.progress.can_send(st.cfg.max_inflight))
+  // A heartbeat or a read confirmation goes out even when the window is
+  // full: it keeps the follower's election timer from firing (§5.2) and
+  // reads from waiting on a slow pipeline.
+  if (!urgent && !st.progress.can_send(st.cfg.max_inflight))
     return;
   st.pulling = true;
   auto term = st.term;
@@ -239,6 +246,7 @@ void on_lead(repl_ptr self, uint64_t term, uint64_t next) {
   st.progress = peer_progress{};
   st.progress.reset(next);
   st.sent_commit = 0;
+  st.want_round = st.sent_round = 0;
   st.heartbeat_due = true; // announce the new leader at once (§5.2)
   self->delayed_send(self, st.cfg.heartbeat, atom::heartbeat::value,
                      ++st.heartbeat_gen);
@@ -281,6 +289,16 @@ replicator(repl_ptr self, replicator_config cfg, role_actor role,
       pump(self);
     },
     [=](atom::vote, const vote_request& req) { on_vote(self, req); },
+    [=](atom::confirm, uint64_t round) {
+      auto& st = self->state;
+      st.want_round = std::max(st.want_round, round);
+      pump(self);
+    },
+    [=](atom::read_index) -> caf::result<uint64_t> {
+      if (!self->state.peer)
+        return make_error(errc::no_leader, "the leader is unreachable");
+      return self->delegate(self->state.peer, atom::read_index::value);
+    },
     [=](atom::join, member& m) -> caf::result<uint64_t> {
       if (!self->state.peer)
         return make_error(errc::no_leader, "the leader is unreachable");

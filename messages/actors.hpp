@@ -40,6 +40,8 @@ using match = caf::atom_constant<caf::atom("match")>;
 using term = caf::atom_constant<caf::atom("term")>;
 using peer = caf::atom_constant<caf::atom("peer")>;
 using heartbeat = caf::atom_constant<caf::atom("heartbeat")>;
+using read_index = caf::atom_constant<caf::atom("read_index")>;
+using confirm = caf::atom_constant<caf::atom("confirm")>;
 } // namespace atom
 
 // -- the public face of a node -------------------------------------------------
@@ -67,7 +69,11 @@ using node_actor = caf::typed_actor<
   // RequestVote RPC (§5.2, pre-vote: thesis §9.6). Answered once durable.
   caf::replies_to<atom::vote, vote_request>::with<vote_response>,
   // AppendEntries RPC (§5.3). Answered once the entries are durable.
-  caf::replies_to<atom::append, append_request>::with<append_response>>;
+  caf::replies_to<atom::append, append_request>::with<append_response>,
+  // ReadIndex (thesis §6.4): the leader confirms it still leads and replies
+  // with an index; a read that waits until it has applied that far is
+  // linearizable. Followers ask it for their own linearizable reads.
+  caf::replies_to<atom::read_index>::with<uint64_t>>;
 
 // -- actors inside one node ----------------------------------------------------
 
@@ -108,6 +114,10 @@ using replicator_actor = caf::typed_actor<
   caf::reacts_to<atom::pump, uint64_t, uint64_t>,
   // Sends a RequestVote; the reply goes to the role.
   caf::reacts_to<atom::vote, vote_request>,
+  // Reads wait for read round r: send it (a heartbeat if nothing else).
+  caf::reacts_to<atom::confirm, uint64_t>,
+  // Asks the peer (the leader) for a read index.
+  caf::replies_to<atom::read_index>::with<uint64_t>,
   // Forwards a join or leave to the peer (when it is the leader).
   caf::replies_to<atom::join, member>::with<uint64_t>,
   caf::replies_to<atom::leave, node_name>::with<uint64_t>,
@@ -124,8 +134,9 @@ using role_actor = node_actor::extend<
   // A replicator asks for the next AppendEntries to `peer`'s log from index
   // `from`, in leader term `term` (refused if this node no longer leads it).
   caf::replies_to<atom::entries, uint64_t, uint64_t>::with<append_request>,
-  // A replicator reports what a peer holds durably (and that it answered).
-  caf::reacts_to<atom::match, node_name, uint64_t, uint64_t>,
+  // A replicator reports what a peer holds durably (and that it answered,
+  // acknowledging read round r): (peer, term, match, r).
+  caf::reacts_to<atom::match, node_name, uint64_t, uint64_t, uint64_t>,
   // A replicator relays a RequestVote reply.
   caf::reacts_to<atom::vote, vote_response>,
   // A replicator saw a higher term.

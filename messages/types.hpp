@@ -132,12 +132,15 @@ struct append_request {
   std::vector<log_entry> entries;
   uint64_t commit = 0; ///< Leader's commit index.
   node_name to;        ///< The follower this is meant for (see vote_request).
+  /// The leader's read round when this was sent; echoed back, it confirms
+  /// leadership for the reads waiting on that round (thesis §6.4).
+  uint64_t read_round = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_request& x) {
   return f(caf::meta::type_name("append_request"), x.term, x.leader,
-           x.prev_index, x.prev_term, x.entries, x.commit, x.to);
+           x.prev_index, x.prev_term, x.entries, x.commit, x.to, x.read_round);
 }
 
 /// AppendEntries results. On success `match_index` is the last index known to
@@ -150,12 +153,16 @@ struct append_response {
   uint64_t match_index = 0;
   uint64_t conflict_index = 0;
   uint64_t conflict_term = 0;
+  /// The request's read round, echoed (also on a rejection: any answer in
+  /// the leader's term acknowledges it as leader).
+  uint64_t read_round = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_response& x) {
   return f(caf::meta::type_name("append_response"), x.term, x.follower,
-           x.success, x.match_index, x.conflict_index, x.conflict_term);
+           x.success, x.match_index, x.conflict_index, x.conflict_term,
+           x.read_round);
 }
 
 // -- inside one node: persister and state machine -------------------------

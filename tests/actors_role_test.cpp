@@ -328,4 +328,68 @@ CAF_TEST(an append ack waits for every earlier write 5.3) {
   CAF_CHECK_EQUAL(disk->entries.size(), 2u);
 }
 
+CAF_TEST(a leader read waits for a majority to confirm its round thesis 6.4) {
+  start({"a", "b", "c"});
+  // Win term 2: the replicators would relay these replies.
+  ticks(30); // past the election timeout: a pre-vote goes out
+  caf::anon_send(role, atom::vote::value, vote_response{2, "b", true, true});
+  sched.run();
+  caf::anon_send(role, atom::vote::value, vote_response{2, "b", true, false});
+  sched.run();
+  auto s = status();
+  CAF_REQUIRE_EQUAL(s.state, "leader");
+  CAF_REQUIRE_EQUAL(s.last_index, 2u); // the no-op
+  // A read before the no-op commits must wait (thesis §6.4, step 1).
+  auto early = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                      read_mode::linearizable);
+  sched.run();
+  CAF_CHECK(!early->done);
+  // b holds the no-op but acknowledged no read round yet: commit, no read.
+  caf::anon_send(role, atom::match::value, node_name{"b"}, uint64_t{2},
+                 uint64_t{2}, uint64_t{0});
+  sched.run();
+  CAF_CHECK_EQUAL(status().commit_index, 2u);
+  CAF_CHECK(!early->done);
+  // b answers an append that carried the read's round: confirmed.
+  caf::anon_send(role, atom::match::value, node_name{"b"}, uint64_t{2},
+                 uint64_t{2}, uint64_t{1});
+  sched.run();
+  CAF_REQUIRE(early->done);
+  CAF_CHECK(!early->err);
+  CAF_CHECK(!std::get<0>(early->value)); // the key is absent
+  // A stale read needs no confirmation at all.
+  auto stale = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                      read_mode::stale);
+  sched.run();
+  CAF_CHECK(stale->done);
+}
+
+CAF_TEST(an unconfirmed read fails rather than answer stale data 6.4) {
+  start({"a", "b", "c"});
+  ticks(30);
+  caf::anon_send(role, atom::vote::value, vote_response{2, "b", true, true});
+  sched.run();
+  caf::anon_send(role, atom::vote::value, vote_response{2, "b", true, false});
+  sched.run();
+  caf::anon_send(role, atom::match::value, node_name{"b"}, uint64_t{2},
+                 uint64_t{2}, uint64_t{0});
+  sched.run();
+  auto read = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                     read_mode::linearizable);
+  sched.run();
+  CAF_CHECK(!read->done);
+  ticks(25); // past the 200 ms bound, with no acknowledgement
+  CAF_REQUIRE(read->done);
+  CAF_CHECK(is(read->err, errc::no_leader) || is(read->err, errc::not_leader));
+}
+
+CAF_TEST(a follower without a leader refuses linearizable reads 6.4) {
+  start({"a", "b", "c"});
+  auto read = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                     read_mode::linearizable);
+  sched.run();
+  CAF_REQUIRE(read->done);
+  CAF_CHECK(is(read->err, errc::no_leader));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
