@@ -56,27 +56,57 @@ caf::error load_state(data_dir& dd, loaded_state& out) {
   return {};
 }
 
-/// True if the latest configuration in `log` names `name`.
-bool is_member(const std::vector<log_entry>& log, const std::string& name) {
-  for (auto i = log.rbegin(); i != log.rend(); ++i) {
-    if (i->kind != entry_kind::config)
-      continue;
-    auto ms = decode_members(i->value);
-    return ms && std::any_of(ms->begin(), ms->end(), [&](const member& m) {
-             return m.name == name;
-           });
+/// The latest configuration in `log` (thesis §4.1), empty if none.
+std::vector<member> latest_members(const std::vector<log_entry>& log) {
+  for (auto i = log.rbegin(); i != log.rend(); ++i)
+    if (i->kind == entry_kind::config)
+      return decode_members(i->value).value_or(std::vector<member>{});
+  return {};
+}
+
+bool has_member(const std::vector<member>& ms, const std::string& name) {
+  return std::any_of(ms.begin(), ms.end(),
+                     [&](const member& m) { return m.name == name; });
+}
+
+/// A member restarted with -join: fine if the target belongs to its own
+/// cluster; an error if the target's cluster shares no member with it.
+caf::error check_join_target(const node_config& cfg,
+                             const std::vector<member>& ms) {
+  for (auto& m : ms)
+    if (m.http_addr == cfg.join)
+      return {};
+  std::string err;
+  auto theirs = fetch_member_names(cfg.join, std::chrono::seconds{2}, err);
+  if (!theirs) {
+    RAFTD_LOG(warn, "cannot check -join " << cfg.join << " (" << err
+                                          << "); keeping this node's own "
+                                             "membership");
+    return {};
   }
-  return false;
+  for (auto& name : *theirs)
+    if (has_member(ms, name))
+      return {};
+  std::string ours;
+  for (auto& m : ms)
+    ours += (ours.empty() ? "" : ", ") + m.name;
+  return make_error(errc::conflict,
+                    "this data directory belongs to another cluster (members "
+                      + ours + "); join with an empty data directory");
 }
 
 /// Whether to ask `cfg.join` to add this node. A node that already has a
-/// log must already be a member: a log from elsewhere cannot join.
+/// log must already be a member of the target's cluster: a log from
+/// elsewhere cannot join.
 caf::error need_join(const node_config& cfg, const std::string& name,
                      const loaded_state& ls, bool& out) {
   out = false;
   if (cfg.join.empty())
     return {};
-  if (is_member(ls.log, name)) {
+  auto ms = latest_members(ls.log);
+  if (has_member(ms, name)) {
+    if (auto err = check_join_target(cfg, ms))
+      return err;
     RAFTD_LOG(notice, "already a member of the cluster; -join "
                         << cfg.join << " is not needed");
     return {};

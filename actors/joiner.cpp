@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "actors/logging.hpp"
 #include "http/client.hpp"
 #include "http/join.hpp"
@@ -49,6 +51,26 @@ bool refused(int status) {
 }
 
 } // namespace
+
+std::optional<std::vector<node_name>>
+fetch_member_names(const std::string& target, std::chrono::milliseconds timeout,
+                   std::string& error) {
+  auto resp = http::http_request("GET", target, "/status", "", "", timeout,
+                                 error);
+  if (!resp)
+    return std::nullopt;
+  auto j = nlohmann::json::parse(resp->body, nullptr, false);
+  if (resp->status != 200 || !j.is_object() || !j.contains("members")
+      || !j["members"].is_array()) {
+    error = "no raftd status at " + target;
+    return std::nullopt;
+  }
+  std::vector<node_name> names;
+  for (auto& m : j["members"])
+    if (m.is_object() && m.contains("name") && m["name"].is_string())
+      names.push_back(m["name"].get<std::string>());
+  return names;
+}
 
 join_outcome join_cluster(const join_config& cfg, const member& self,
                           const std::function<bool(std::chrono::milliseconds)>&

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "messages/types.hpp"
@@ -27,6 +29,12 @@ struct join_config {
 
 /// The outcome of joining.
 enum class join_outcome { joined, refused, gave_up, interrupted };
+
+/// The member names the node at `target` ("host:port", HTTP) knows, from its
+/// /status; nothing (and `error` set) if it cannot be asked.
+std::optional<std::vector<node_name>>
+fetch_member_names(const std::string& target, std::chrono::milliseconds timeout,
+                   std::string& error);
 
 /// Joins `self` to the cluster. `sleep(d)` waits d between attempts and
 /// returns false if the process is told to stop meanwhile. `why` gets the

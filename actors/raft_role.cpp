@@ -334,6 +334,12 @@ void drive_replicators(role_ptr self) {
     st.lead_term = 0;
     for (auto& [name, r] : st.replicators)
       self->send(r, atom::follow::value);
+    // Our proposals may still commit under the next leader, or not: say so
+    // now rather than at the write timeout.
+    for (auto& [index, w] : st.writes)
+      fail_write(w, make_error(errc::outcome_unknown,
+                               "leadership lost; it may still commit"));
+    st.writes.clear();
   }
   if (!leading
       || (c.last_index() == st.told_last && c.commit_index() == st.told_commit))

@@ -23,7 +23,7 @@ struct replicator_config {
   /// Reconnect back-off: doubles from `min` up to `max` while the peer is
   /// unreachable.
   std::chrono::milliseconds reconnect_min{50};
-  std::chrono::milliseconds reconnect_max{1000};
+  std::chrono::milliseconds reconnect_max{250};
   /// AppendEntries in flight at once while the peer keeps up (pipelining).
   size_t max_inflight = 8;
 };

@@ -5,6 +5,11 @@ Each tests/process/test_*.py file is a unittest script run as
 and ends with `harness.main()`, which parses --bin-dir, runs the tests, prints
 "N passed, M failed" and exits non-zero on any failure.
 
+Clusters: `Cluster` (or NodeTestCase.cluster(size)) starts a first node and
+joiners one at a time, finds the leader by polling /status, kills (-9) and
+restarts nodes by PID and retries writes through any node (following 307s);
+`poll_until` is the one way to wait for an event.
+
 Everything here is bounded: every wait has a deadline, every socket a timeout,
 and every process we start is stopped by its own PID (SIGTERM, then SIGKILL),
 from tearDown, from atexit, and when the runner itself gets SIGTERM/SIGINT.
@@ -536,6 +541,379 @@ def snapshot_diff(before, after):
     return "\n".join(lines)
 
 
+# -- polling ------------------------------------------------------------------
+
+# What a poll treats as "not yet": the node is not listening, answered
+# garbage, or answered a non-200 /status.
+TRANSIENT_ERRORS = (OSError, http.client.HTTPException, ValueError,
+                    EOFError)
+
+
+class PollTimeout(AssertionError):
+    pass
+
+
+def poll_until(fn, timeout, what="the condition", interval=POLL_INTERVAL,
+               transient=TRANSIENT_ERRORS):
+    """Calls fn() until it returns something truthy and returns that. An
+    exception in `transient` counts as "not yet". At the deadline raises
+    PollTimeout naming `what` and the last value or exception. fn is called
+    at least once, even with timeout 0."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+            last = value
+        except transient as e:
+            last = e
+        if time.monotonic() >= deadline:
+            raise PollTimeout("%s not reached within %.1f s (last: %r)"
+                              % (what, timeout, last))
+        time.sleep(interval)
+
+
+def status_or_none(node, timeout=1.0):
+    """GET /status of a node as a dict, or None if it is down, not
+    answering or answering anything but a 200 with JSON."""
+    if not node.running():
+        return None
+    try:
+        st, _, body = node.request("GET", "/status", timeout=timeout)
+        if st != 200:
+            return None
+        return json.loads(body.decode("utf-8"))
+    except TRANSIENT_ERRORS:
+        return None
+
+
+def member_map(status):
+    """{name: (http, raft)} of the members in a /status JSON."""
+    out = {}
+    for m in status.get("members", []):
+        if isinstance(m, dict) and isinstance(m.get("name"), str):
+            out[m["name"]] = (m.get("http"), m.get("raft"))
+    return out
+
+
+# -- writes that follow the leader --------------------------------------------
+
+
+def split_location(location):
+    """("host", port, "/path?query") of an absolute http:// Location."""
+    from urllib.parse import urlsplit
+    u = urlsplit(location)
+    if u.scheme != "http" or not u.hostname or not u.port:
+        raise ValueError("not an absolute http URL with a port: %r"
+                         % location)
+    path = u.path or "/"
+    if u.query:
+        path += "?" + u.query
+    return u.hostname, u.port, path
+
+
+def request_following(port, method, path, body=None, timeout=HTTP_TIMEOUT,
+                      max_hops=3, host="127.0.0.1"):
+    """Like `curl -L`: one request, then the same method and body again to
+    each 307/308 Location, at most max_hops times. Returns (status, headers,
+    body, hops) of the last answer; connection errors propagate."""
+    hops = 0
+    while True:
+        st, hdrs, data = http_request(port, method, path, body, None, timeout,
+                                      host=host)
+        if st not in (307, 308) or "location" not in hdrs or hops >= max_hops:
+            return st, hdrs, data, hops
+        host, port, path = split_location(hdrs["location"])
+        hops += 1
+
+
+# -- clusters -----------------------------------------------------------------
+
+JOIN_TIMEOUT = 20.0  # seconds for a joiner to show up as a member everywhere
+ELECTION_TIMEOUT = 15.0  # seconds to wait for a leader (generous bound)
+
+
+class ClusterNode(Node):
+    """A Node that may carry `-join host:port` (dropped on restart: the
+    membership is in its log)."""
+
+    def __init__(self, join=None, **kw):
+        super().__init__(**kw)
+        self.join = join
+
+    def argv(self):
+        a = super().argv()
+        if self.join:
+            a[-1:-1] = ["-join", self.join]
+        return a
+
+    @property
+    def http_addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    @property
+    def raft_addr(self):
+        return "127.0.0.1:%d" % self.raft_port
+
+    def name(self):
+        """The node's name from DATA/name (written once at first start)."""
+        with open(os.path.join(self.data_dir, "name"), "rb") as f:
+            return f.read().decode("ascii").strip()
+
+
+class Cluster:
+    """Several raftd processes on loopback forming one cluster: the first
+    starts alone (and leads), the others join one at a time. Every node is
+    appended to `owner` (a list, e.g. NodeTestCase.nodes) so the owner's
+    clean-up stops them by PID; all of them are also cleaned up at exit.
+
+    Nothing here sleeps in place of an event: each wait polls /status (or
+    the data) with a deadline and fails naming what it waited for."""
+
+    def __init__(self, args=(), owner=None, label="n"):
+        self.args = list(args)
+        self.owner = owner if owner is not None else []
+        self.label = label
+        self.nodes = []
+
+    # -- membership -----------------------------------------------------------
+
+    def new_node(self, join=None, **kw):
+        """A ClusterNode (not started) with this cluster's flags."""
+        kw.setdefault("args", self.args)
+        kw.setdefault("label", "%s%d" % (self.label, len(self.nodes) + 1))
+        n = ClusterNode(join=join, **kw)
+        self.owner.append(n)
+        self.nodes.append(n)
+        return n
+
+    def start(self, size, timeout=JOIN_TIMEOUT):
+        """Starts `size` nodes: the first alone, then joiners one at a time
+        (each through the first node, as in the seed's walkthrough). Returns
+        self."""
+        assert size >= 1 and not self.nodes
+        first = self.new_node()
+        first.start_and_wait()
+        for _ in range(size - 1):
+            self.add(via=first, timeout=timeout)
+        return self
+
+    def add(self, via=None, timeout=JOIN_TIMEOUT, node=None):
+        """Starts a joiner with `-join <via's HTTP address>` (via: a Node, a
+        "host:port" string, or the current leader if None) and waits until
+        the leader's /status lists it and its own /status shows it as a
+        member following that leader. Returns the node."""
+        if via is None:
+            via = self.leader()[0]
+        target = via if isinstance(via, str) else via.http_addr
+        n = node if node is not None else self.new_node(join=target)
+        n.join = target
+        for attempt in range(3):
+            n.start()
+            try:
+                self.wait_joined(n, timeout)
+                return n
+            except NodeExited:
+                # Our free port was taken meanwhile: new ports, same dir
+                # (a failed bind happens before any join, the log is empty).
+                if attempt < 2 and "in use" in n.stderr_text().lower():
+                    n.port, n.raft_port = free_port_pair()
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def wait_joined(self, n, timeout=JOIN_TIMEOUT):
+        """Waits until n is a member in the leader's /status and in its own,
+        and n knows that leader. Fails at once if n exits."""
+        deadline = time.monotonic() + timeout
+
+        def joined():
+            rc = n.proc.poll()
+            if rc is not None:
+                raise NodeExited("%s exited with %d while joining\n%s"
+                                 % (n.label, rc, n.diagnostics()))
+            own = status_or_none(n)
+            if own is None or own.get("name") not in member_map(own):
+                return None
+            try:
+                lead = self.leader(timeout=0)  # one look
+            except PollTimeout:
+                return None
+            lst = status_or_none(lead[0])
+            if lst is None or lst.get("state") != "leader" \
+                    or own["name"] not in member_map(lst):
+                return None
+            if own.get("leader") != lst["name"]:
+                return None
+            return own
+
+        return poll_until(joined, timeout,
+                          "%s joined (member at the leader and at itself)"
+                          % n.label)
+
+    def members(self, node):
+        """{name: (http, raft)} from node's /status."""
+        return member_map(node.status(timeout=2.0))
+
+    def names(self):
+        """{name: node} of the nodes that have started at least once."""
+        out = {}
+        for n in self.nodes:
+            try:
+                out[n.name()] = n
+            except OSError:
+                pass
+        return out
+
+    def by_name(self, name):
+        return self.names()[name]
+
+    # -- liveness -----------------------------------------------------------
+
+    def live(self):
+        return [n for n in self.nodes if n.running()]
+
+    def leader(self, timeout=ELECTION_TIMEOUT, among=None, agree=False):
+        """(node, status) of the leader: the live node whose /status says
+        "leader" in the highest term. With agree=True also waits until every
+        node in `among` (default: all live) names it as leader. Polls /status
+        with a deadline; fails naming the last statuses seen."""
+        seen = {}
+
+        def find():
+            nodes = among if among is not None else self.live()
+            best = None
+            for n in nodes:
+                s = status_or_none(n)
+                seen[n.label] = s and (s.get("state"), s.get("term"),
+                                       s.get("leader"))
+                if s and s.get("state") == "leader" and \
+                        (best is None or s.get("term", 0) > best[1]["term"]):
+                    best = (n, s)
+            if best is None:
+                return None
+            if agree:
+                for n in nodes:
+                    s = status_or_none(n)
+                    if s is None or s.get("leader") != best[1]["name"]:
+                        return None
+            return best
+
+        try:
+            return poll_until(find, timeout, "a leader")
+        except PollTimeout as e:
+            raise PollTimeout("%s; states (state, term, leader): %r"
+                              % (e, seen)) from None
+
+    def followers(self):
+        """Live nodes other than the current leader."""
+        lead = self.leader()[0]
+        return [n for n in self.live() if n is not lead]
+
+    def kill9(self, node):
+        """kill -9 by PID and reap; returns the exit status (-9)."""
+        return node.kill9()
+
+    def restart(self, node, timeout=JOIN_TIMEOUT, applied=None):
+        """Starts a stopped node again without -join (its membership is in
+        its log) and waits until it is a member that knows a live leader
+        (and, if given, has applied at least `applied`). Returns its
+        /status."""
+        assert not node.running(), "%s is still running" % node.label
+        node.join = None
+        node.start()
+        name = node.name()
+
+        def back():
+            rc = node.proc.poll()
+            if rc is not None:
+                raise NodeExited("%s exited with %d after a restart\n%s"
+                                 % (node.label, rc, node.diagnostics()))
+            s = status_or_none(node)
+            if s is None or name not in member_map(s) or not s.get("leader"):
+                return None
+            if s.get("state") not in ("follower", "leader"):
+                return None
+            if applied is not None and s.get("applied_index", 0) < applied:
+                return None
+            return s
+
+        return poll_until(back, timeout, "%s back as a member" % node.label)
+
+    def stop_all(self):
+        for n in self.nodes:
+            n.stop()
+
+    # -- data -----------------------------------------------------------------
+
+    def write(self, key, value, timeout=10.0, nodes=None, method="POST",
+              request_timeout=HTTP_TIMEOUT):
+        """Retries the write on the live nodes in turn (following 307s, as
+        `curl -L`) until one answers 200. Returns (elapsed seconds, every
+        (label, status or exception) seen before the 200). A 504 is retried
+        too: the same key and value, so a late commit does not matter."""
+        t0 = time.monotonic()
+        history = []
+        i = 0
+
+        def once():
+            nonlocal i
+            pool = nodes if nodes is not None else self.live()
+            if not pool:
+                return None
+            n = pool[i % len(pool)]
+            i += 1
+            try:
+                st, _, body, _ = request_following(
+                    n.port, method, "/db/" + pct(key), value,
+                    timeout=request_timeout)
+            except TRANSIENT_ERRORS as e:
+                history.append((n.label, repr(e)))
+                return None
+            if st == 200:
+                return True
+            history.append((n.label, st, body[:80]))
+            return None
+
+        try:
+            poll_until(once, timeout, "a committed write of %r" % key,
+                       interval=0.01)
+        except PollTimeout as e:
+            raise PollTimeout("%s; answers: %r" % (e, history[-10:])) from None
+        return time.monotonic() - t0, history
+
+    def wait_value(self, key, value, nodes=None, timeout=10.0, stale=True):
+        """Polls GET /db/key on each node (default: all live) until it
+        returns 200 with `value`."""
+        for n in (nodes if nodes is not None else self.live()):
+            last = []
+
+            def has():
+                st, _, body = n.get(key, stale=stale)
+                last[:] = [st, body[:100]]
+                return st == 200 and body == value
+            try:
+                poll_until(has, timeout, "%s has %r=%r" % (n.label, key,
+                                                           value))
+            except PollTimeout as e:
+                raise PollTimeout("%s; last GET: %r; its /status: %r; all: %r"
+                                  % (e, last, status_or_none(n),
+                                     self.brief_statuses())) from None
+
+    def brief_statuses(self):
+        """{label: (state, term, leader, commit, applied, last)} of the live
+        nodes, for failure messages."""
+        out = {}
+        for n in self.live():
+            s = status_or_none(n)
+            out[n.label] = s and tuple(s.get(k) for k in (
+                "state", "term", "leader", "commit_index", "applied_index",
+                "last_index"))
+        return out
+
+
 # -- test case base and runner --------------------------------------------------
 
 
@@ -568,6 +946,11 @@ class NodeTestCase(unittest.TestCase):
         n = self.node(**kw)
         n.start_and_wait()
         return n
+
+    def cluster(self, size, args=(), label="n"):
+        """A started Cluster of `size` nodes owned by this test (its nodes
+        are stopped in tearDown and their stderr shown on failure)."""
+        return Cluster(args=args, owner=self.nodes, label=label).start(size)
 
     def assertStatus(self, got, expected, what=""):
         """got is (status, headers, body) or a RawResponse."""
