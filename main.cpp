@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <random>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
@@ -178,6 +180,13 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   acfg.load<caf::io::middleman>();
   register_types(acfg);
   acfg.set("scheduler.max-threads", size_t{2});
+  // Work sharing wakes a sleeping worker at once; work stealing polls and
+  // sleeps, which cost ~20% of throughput and latency here (a remote round
+  // trip is many thread hand-offs; bench/RESULTS.md). The environment
+  // variable is for benchmarking the other policy.
+  auto policy = std::getenv("RAFTD_SCHEDULER_POLICY");
+  acfg.set("scheduler.policy", caf::atom_from_string(policy ? policy
+                                                            : "sharing"));
   // CAF notices neither a hung peer nor a hung connect without heartbeats
   // (caf-0.17-guide §4): a silent connection is dropped after the timeout.
   acfg.set("middleman.heartbeat-interval",
