@@ -7,7 +7,9 @@
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/delegated.hpp>
+#include <caf/make_message.hpp>
 #include <caf/send.hpp>
 #include <caf/result.hpp>
 #include <caf/stateful_actor.hpp>
@@ -320,7 +322,20 @@ void sync_replicators(role_ptr self) {
                            make_replicator(self, st.joining->m));
 }
 
-/// Tells the replicators whether this node leads, and how far the log goes.
+/// The leader's entries after `after`, as one AppendEntries for any peer
+/// that holds the log up to `after` (the replicator names the receiver).
+append_request new_entries(role_state& st, uint64_t after) {
+  auto& c = *st.core;
+  st.round_stamped = true; // it carries the current read round
+  append_request req{c.term(), c.id(), after, c.term_at(after), {},
+                     c.commit_index(), {}, st.read_round};
+  for (auto i = after + 1; i <= c.last_index(); ++i)
+    req.entries.push_back(c.entry(i));
+  return req;
+}
+
+/// Tells the replicators whether this node leads, and how far the log goes:
+/// new entries are pushed (built once, shared by every replicator).
 void drive_replicators(role_ptr self) {
   auto& st = self->state;
   auto& c = *st.core;
@@ -328,6 +343,7 @@ void drive_replicators(role_ptr self) {
   if (leading && st.lead_term != c.term()) {
     st.lead_term = c.term();
     st.acked_round.clear();
+    st.told_last = c.last_index();
     for (auto& [name, r] : st.replicators)
       self->send(r, atom::lead::value, c.term(), c.last_index() + 1);
   } else if (!leading && st.lead_term != 0) {
@@ -344,10 +360,17 @@ void drive_replicators(role_ptr self) {
   if (!leading
       || (c.last_index() == st.told_last && c.commit_index() == st.told_commit))
     return;
+  if (c.last_index() > st.told_last && !st.replicators.empty()) {
+    auto msg = caf::make_message(atom::append::value,
+                                 new_entries(st, st.told_last));
+    for (auto& [name, r] : st.replicators)
+      caf::anon_send(caf::actor_cast<caf::actor>(r), msg);
+  } else {
+    for (auto& [name, r] : st.replicators)
+      self->send(r, atom::pump::value, c.last_index(), c.commit_index());
+  }
   st.told_last = c.last_index();
   st.told_commit = c.commit_index();
-  for (auto& [name, r] : st.replicators)
-    self->send(r, atom::pump::value, st.told_last, st.told_commit);
 }
 
 /// The next AppendEntries for a peer whose log should continue at `from`.

@@ -229,6 +229,24 @@ void pump(repl_ptr self) {
       [=](caf::error&) { self->state.pulling = false; });
 }
 
+/// New entries pushed by the leader: sent at once if they continue exactly
+/// where this peer's pipeline is, else pulled later as usual.
+void on_pushed(repl_ptr self, const append_request& req) {
+  auto& st = self->state;
+  if (req.entries.empty() || req.term != st.term)
+    return;
+  st.leader_last = std::max(st.leader_last, req.entries.back().index);
+  st.leader_commit = std::max(st.leader_commit, req.commit);
+  auto& p = st.progress;
+  bool fits = st.peer && !st.pulling && !p.probe
+              && req.prev_index + 1 == p.next
+              && p.can_send(st.cfg.max_inflight);
+  if (fits)
+    send_append(self, req);
+  else
+    pump(self);
+}
+
 void on_heartbeat(repl_ptr self, uint64_t gen) {
   auto& st = self->state;
   if (gen != st.heartbeat_gen || st.term == 0)
@@ -288,6 +306,7 @@ replicator(repl_ptr self, replicator_config cfg, role_actor role,
       self->state.leader_commit = commit;
       pump(self);
     },
+    [=](atom::append, const append_request& req) { on_pushed(self, req); },
     [=](atom::vote, const vote_request& req) { on_vote(self, req); },
     [=](atom::confirm, uint64_t round) {
       auto& st = self->state;

@@ -112,6 +112,9 @@ using replicator_actor = caf::typed_actor<
   caf::reacts_to<atom::follow>,
   // The leader's log now ends at `last` and commits at `commit`.
   caf::reacts_to<atom::pump, uint64_t, uint64_t>,
+  // The leader's new entries, ready to send as they are to a peer that is
+  // caught up (saves pulling them: one hop less per batch).
+  caf::reacts_to<atom::append, append_request>,
   // Sends a RequestVote; the reply goes to the role.
   caf::reacts_to<atom::vote, vote_request>,
   // Reads wait for read round r: send it (a heartbeat if nothing else).
