@@ -48,6 +48,16 @@ constexpr http::framing last_answer{true, false, false};
 /// The body of the 503 that turns away a connection over -max-conns.
 constexpr std::string_view too_many_conns_body = "too many connections\n";
 
+/// A request waiting for the node, and when it stops waiting.
+struct awaited {
+  uint64_t seq;
+  http::framing framing;
+  clock_type::time_point due;
+  http::op_kind op;
+  std::string path;
+  std::string query;
+};
+
 /// One client connection.
 struct connection {
   /// Unique per acceptor. Connection handles are file descriptors and get
@@ -58,6 +68,8 @@ struct connection {
   uint64_t head = 0;
   /// Serialized responses in request order; empty while the node works.
   std::deque<std::optional<std::string>> out;
+  /// The requests sent to the node, oldest first (bounded like `out`).
+  std::deque<awaited> waiting;
   /// No more requests are read; close once `out` is written.
   bool closing = false;
   /// Reading is paused (see update_reading).
@@ -83,6 +95,8 @@ struct acceptor_state {
   std::unordered_map<connection_handle, connection> conns;
   /// The id of the last connection accepted.
   uint64_t next_id = 0;
+  /// The request-timeout sweep is scheduled (only while requests wait).
+  bool sweep_armed = false;
 };
 
 using acceptor_broker = caf::stateful_actor<acceptor_state, caf::io::broker>;
@@ -179,6 +193,8 @@ void fill(acceptor_broker* self, const reply_slot& slot,
   auto c = find(self, slot.hdl, slot.conn_id);
   if (c == nullptr)
     return; // the client went away
+  if (slot.seq < c->head || c->out[slot.seq - c->head])
+    return; // already answered: the request timeout passed first
   c->out[slot.seq - c->head] = http::serialize(r, slot.framing);
   if (auto open = flush_ready(self, slot.hdl))
     update_reading(self, slot.hdl, *open);
@@ -210,7 +226,7 @@ auto on_error(acceptor_broker* self, reply_slot slot, http::op_kind op,
 void ask_get(acceptor_broker* self, const reply_slot& slot,
              const http::route& r, const http::http_request& rq) {
   auto& st = self->state;
-  self->request(st.node, st.cfg.request_timeout, atom::get::value, r.key,
+  self->request(st.node, caf::infinite, atom::get::value, r.key,
                 r.mode)
     .then(
       [self, slot](bool found, std::string& value) {
@@ -225,7 +241,7 @@ void ask_put(acceptor_broker* self, const reply_slot& slot,
              const http::route& r, http::http_request& rq) {
   auto& st = self->state;
   auto err = on_error(self, slot, http::op_kind::write, rq);
-  self->request(st.node, st.cfg.request_timeout, atom::put::value, r.key,
+  self->request(st.node, caf::infinite, atom::put::value, r.key,
                 std::move(rq.body))
     .then(
       [self, slot](uint64_t) { fill(self, slot, http::empty_response(200)); },
@@ -235,7 +251,7 @@ void ask_put(acceptor_broker* self, const reply_slot& slot,
 void ask_delete(acceptor_broker* self, const reply_slot& slot,
                 const http::route& r, const http::http_request& rq) {
   auto& st = self->state;
-  self->request(st.node, st.cfg.request_timeout, atom::del::value, r.key)
+  self->request(st.node, caf::infinite, atom::del::value, r.key)
     .then(
       [self, slot](uint64_t, bool found) {
         fill(self, slot, http::empty_response(found ? 200 : 404));
@@ -246,7 +262,7 @@ void ask_delete(acceptor_broker* self, const reply_slot& slot,
 void ask_status(acceptor_broker* self, const reply_slot& slot,
                 const http::http_request& rq) {
   auto& st = self->state;
-  self->request(st.node, st.cfg.request_timeout, atom::status::value)
+  self->request(st.node, caf::infinite, atom::status::value)
     .then(
       [self, slot](const node_status& s) {
         fill(self, slot, json_response(http::status_json(s)));
@@ -259,7 +275,7 @@ void ask_status(acceptor_broker* self, const reply_slot& slot,
 void ask_join(acceptor_broker* self, const reply_slot& slot, member m,
               const http::http_request& rq) {
   auto& st = self->state;
-  self->request(st.node, st.cfg.request_timeout, atom::join::value,
+  self->request(st.node, caf::infinite, atom::join::value,
                 std::move(m))
     .then(
       [self, slot](uint64_t) { fill(self, slot, http::empty_response(200)); },
@@ -269,7 +285,7 @@ void ask_join(acceptor_broker* self, const reply_slot& slot, member m,
 void ask_leave(acceptor_broker* self, const reply_slot& slot,
                const http::route& r, const http::http_request& rq) {
   auto& st = self->state;
-  self->request(st.node, st.cfg.request_timeout, atom::leave::value, r.key)
+  self->request(st.node, caf::infinite, atom::leave::value, r.key)
     .then(
       [self, slot](uint64_t) { fill(self, slot, http::empty_response(200)); },
       on_error(self, slot, http::op_kind::write, rq));
@@ -295,6 +311,64 @@ http::framing framing_for(const http::http_request& rq) {
   return f;
 }
 
+/// How often waiting requests are checked against the request timeout: a
+/// request answered 504/503 is at most this late. One coarse timer for the
+/// whole acceptor instead of a CAF request timeout per request, which costs
+/// a wake-up of CAF's clock thread and a timeout message per request.
+clock_type::duration sweep_interval(const http_config& cfg) {
+  auto d = std::chrono::duration_cast<clock_type::duration>(
+    cfg.request_timeout / 20);
+  return std::max<clock_type::duration>(d, std::chrono::milliseconds{10});
+}
+
+void arm_sweep(acceptor_broker* self) {
+  auto& st = self->state;
+  if (st.sweep_armed)
+    return;
+  st.sweep_armed = true;
+  self->delayed_send(self, sweep_interval(st.cfg), atom::sweep::value);
+}
+
+/// Notes that the request in slot `seq` waits for the node.
+void await_node(acceptor_broker* self, connection& c, const reply_slot& slot,
+                http::route_kind kind, const http::http_request& rq) {
+  bool read = kind == http::route_kind::db_get
+              || kind == http::route_kind::status;
+  auto op = read ? http::op_kind::read : http::op_kind::write;
+  auto due = clock_type::now() + self->state.cfg.request_timeout;
+  c.waiting.push_back(awaited{slot.seq, slot.framing, due, op, rq.path,
+                             rq.query});
+  arm_sweep(self);
+}
+
+/// Answers every request that waited past the request timeout: a write gets
+/// 504 (its outcome is unknown), a read 503.
+void on_sweep(acceptor_broker* self) {
+  auto& st = self->state;
+  st.sweep_armed = false;
+  auto now = clock_type::now();
+  bool more = false;
+  std::vector<std::pair<reply_slot, awaited>> late;
+  for (auto& [hdl, c] : st.conns) {
+    auto& ws = c.waiting;
+    while (!ws.empty() && (ws.front().seq < c.head || ws.front().due <= now)) {
+      auto& w = ws.front();
+      if (w.seq >= c.head && !c.out[w.seq - c.head])
+        late.emplace_back(reply_slot{hdl, c.id, w.seq, w.framing},
+                          std::move(w));
+      ws.pop_front();
+    }
+    more = more || !ws.empty();
+  }
+  for (auto& [slot, w] : late) {
+    caf::error err{caf::sec::request_timeout};
+    fill(self, slot, http::error_response(err, w.op, w.path, w.query,
+                                          self->system().render(err)));
+  }
+  if (more)
+    arm_sweep(self);
+}
+
 /// Reserves the next response slot of `c` for `rq` and starts its work. Never
 /// writes: the caller flushes (an early error answer is stored in the slot).
 void dispatch(acceptor_broker* self, connection_handle hdl, connection& c,
@@ -303,6 +377,8 @@ void dispatch(acceptor_broker* self, connection_handle hdl, connection& c,
   c.out.emplace_back();
   c.closing = c.closing || !rq.keep_alive;
   auto r = http::route_request(rq.method, rq.path, rq.query);
+  if (r.kind != http::route_kind::error)
+    await_node(self, c, slot, r.kind, rq);
   switch (r.kind) {
     case http::route_kind::db_get: return ask_get(self, slot, r, rq);
     case http::route_kind::db_put: return ask_put(self, slot, r, rq);
@@ -412,6 +488,7 @@ caf::behavior acceptor(acceptor_broker* self, caf::io::doorman_ptr dm,
     [=](atom::idle, connection_handle hdl, uint64_t id) {
       on_idle_timer(self, hdl, id);
     },
+    [=](atom::sweep) { on_sweep(self); },
     [=](const caf::io::acceptor_closed_msg&) { self->quit(); },
   };
 }

@@ -91,6 +91,10 @@ struct replicator_state {
   /// `sent_round` is the highest one sent so far.
   uint64_t want_round = 0;
   uint64_t sent_round = 0;
+  /// Heartbeat ticks since the last reply while requests were in flight.
+  /// Appends carry no CAF timeout (each one costs a clock-thread wake-up
+  /// and a timeout message): the heartbeat tick notices a stall instead.
+  int stalled_ticks = 0;
 };
 
 using repl_ptr = replicator_actor::stateful_pointer<replicator_state>;
@@ -154,6 +158,7 @@ void on_peer_down(repl_ptr self) {
 void on_append_response(repl_ptr self, const append_response& r,
                         uint64_t epoch) {
   auto& st = self->state;
+  st.stalled_ticks = 0;
   if (r.term > st.term && st.term != 0) {
     self->send(st.role, atom::term::value, r.term); // §5.1: step down
     return;
@@ -188,7 +193,7 @@ void send_append(repl_ptr self, append_request req) {
   st.sent_recently = true;
   st.heartbeat_due = false;
   auto epoch = st.progress.epoch;
-  self->request(st.peer, st.cfg.rpc_timeout, atom::append::value, req)
+  self->request(st.peer, caf::infinite, atom::append::value, req)
     .then(
       [=](const append_response& r) { on_append_response(self, r, epoch); },
       [=](caf::error&) {
@@ -215,7 +220,8 @@ void pump(repl_ptr self) {
     return;
   st.pulling = true;
   auto term = st.term;
-  self->request(st.role, st.cfg.rpc_timeout, atom::entries::value, term,
+  // The role always answers at once: no timeout needed.
+  self->request(st.role, caf::infinite, atom::entries::value, term,
                 st.progress.next)
     .then(
       [=](append_request& req) {
@@ -247,10 +253,28 @@ void on_pushed(repl_ptr self, const append_request& req) {
     pump(self);
 }
 
+/// No reply for an RPC timeout while requests are in flight: give them up
+/// and resend from the match (their late replies are stale by epoch).
+void check_stall(repl_ptr self) {
+  auto& st = self->state;
+  if (st.progress.inflight == 0) {
+    st.stalled_ticks = 0;
+    return;
+  }
+  auto limit = std::max<int64_t>(1, st.cfg.rpc_timeout / st.cfg.heartbeat);
+  if (++st.stalled_ticks < limit)
+    return;
+  RAFTD_LOG(debug, "peer " << st.cfg.peer.name << " did not answer for "
+                           << st.cfg.rpc_timeout.count() << " ms; resending");
+  st.stalled_ticks = 0;
+  st.progress.failed(st.progress.epoch);
+}
+
 void on_heartbeat(repl_ptr self, uint64_t gen) {
   auto& st = self->state;
   if (gen != st.heartbeat_gen || st.term == 0)
     return;
+  check_stall(self);
   if (!st.sent_recently)
     st.heartbeat_due = true;
   st.sent_recently = false;

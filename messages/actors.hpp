@@ -31,6 +31,7 @@ using write = caf::atom_constant<caf::atom("write")>;
 using apply = caf::atom_constant<caf::atom("apply")>;
 using applied = caf::atom_constant<caf::atom("applied")>;
 using idle = caf::atom_constant<caf::atom("idle_tmo")>;
+using sweep = caf::atom_constant<caf::atom("sweep")>;
 using connect = caf::connect_atom;
 using lead = caf::atom_constant<caf::atom("lead")>;
 using follow = caf::atom_constant<caf::atom("follow")>;
