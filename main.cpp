@@ -179,7 +179,14 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   caf::actor_system_config acfg;
   acfg.load<caf::io::middleman>();
   register_types(acfg);
-  acfg.set("scheduler.max-threads", size_t{2});
+  // One scheduler worker: the blocking work (fsync, LevelDB) runs on the
+  // persister's and state machine's own threads, and the broker and BASP on
+  // the multiplexer's; a second worker only adds hand-offs between cores
+  // (bench/RESULTS.md: 8-12 fewer context switches per write, 10-25% less
+  // leader CPU). RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
+  auto threads = std::getenv("RAFTD_SCHEDULER_THREADS");
+  acfg.set("scheduler.max-threads",
+           size_t{threads ? std::strtoul(threads, nullptr, 10) : 1});
   // Work sharing wakes a sleeping worker at once; work stealing polls and
   // sleeps, which cost ~20% of throughput and latency here (a remote round
   // trip is many thread hand-offs; bench/RESULTS.md). The environment

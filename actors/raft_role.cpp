@@ -150,12 +150,18 @@ void handle_effects(role_ptr self, effects& e, after_fn reply = {});
 
 void start_write(role_ptr self);
 
-void on_write_done(role_ptr self) {
+/// The last entry a write makes durable: (index, term), or (0, 0).
+std::pair<uint64_t, uint64_t> last_of(const persist_batch& b) {
+  if (b.entries.empty())
+    return {0, 0};
+  return {b.entries.back().index, b.entries.back().term};
+}
+
+void on_write_done(role_ptr self, std::pair<uint64_t, uint64_t> last) {
   auto& st = self->state;
-  auto& b = st.in_flight.batch;
   effects e;
-  if (!b.entries.empty())
-    st.core->persisted(b.entries.back().index, b.entries.back().term, e);
+  if (last.first != 0)
+    st.core->persisted(last.first, last.second, e);
   auto after = std::move(st.in_flight.after);
   st.in_flight = write_slot{};
   run_all(after);
@@ -181,9 +187,11 @@ void start_write(role_ptr self) {
     return;
   st.in_flight = std::move(st.next);
   st.next = write_slot{};
+  auto last = last_of(st.in_flight.batch);
+  // The batch moves into the message: the role keeps only what waits on it.
   self->request(st.persister, caf::infinite, atom::write::value,
-                st.in_flight.batch)
-    .then([=](uint64_t) { on_write_done(self); },
+                std::move(st.in_flight.batch))
+    .then([=](uint64_t) { on_write_done(self, last); },
           [=](caf::error& err) { fail(self, err); });
 }
 
