@@ -18,29 +18,31 @@ namespace raftd {
 void peer_progress::reset(uint64_t next_index) {
   next = std::max(next_index, match + 1);
   probe = true;
-  inflight = 0;
+  flights.clear();
   ++epoch;
 }
 
 bool peer_progress::can_send(size_t max_inflight) const {
-  return probe ? inflight == 0 : inflight < max_inflight;
+  return probe ? flights.empty() : flights.size() < max_inflight;
 }
 
-void peer_progress::sent(uint64_t last_or_zero) {
-  ++inflight;
+void peer_progress::sent(uint64_t last_or_zero, uint64_t now) {
+  if (last_or_zero == 0)
+    return;
+  flights.push_back(flight{last_or_zero, now});
   if (last_or_zero >= next)
     next = last_or_zero + 1; // optimistic: the next request follows on
 }
 
 void peer_progress::succeeded(uint64_t match_index, uint64_t reply_epoch) {
-  if (reply_epoch == epoch && inflight > 0)
-    --inflight;
   match = std::max(match, match_index);
+  while (!flights.empty() && flights.front().last <= match)
+    flights.pop_front();
   next = std::max(next, match + 1);
   if (probe && reply_epoch == epoch) {
     probe = false; // found where the logs agree: pipeline from here
     next = match + 1;
-    inflight = 0;
+    flights.clear();
     ++epoch;
   }
 }
@@ -56,6 +58,10 @@ bool peer_progress::rejected(uint64_t conflict_index, uint64_t reply_epoch) {
 void peer_progress::failed(uint64_t reply_epoch) {
   if (reply_epoch == epoch)
     reset(match + 1);
+}
+
+bool peer_progress::stalled(uint64_t now, uint64_t timeout) const {
+  return !flights.empty() && now - flights.front().sent_at >= timeout;
 }
 
 // -- the actor -------------------------------------------------------------------
@@ -91,10 +97,10 @@ struct replicator_state {
   /// `sent_round` is the highest one sent so far.
   uint64_t want_round = 0;
   uint64_t sent_round = 0;
-  /// Heartbeat ticks since the last reply while requests were in flight.
-  /// Appends carry no CAF timeout (each one costs a clock-thread wake-up
-  /// and a timeout message): the heartbeat tick notices a stall instead.
-  int stalled_ticks = 0;
+  /// Heartbeat ticks so far: the clock of in-flight appends. Appends carry
+  /// no CAF timeout (each one costs a clock-thread wake-up and a timeout
+  /// message); the heartbeat tick gives up on the oldest instead.
+  uint64_t ticks = 0;
 };
 
 using repl_ptr = replicator_actor::stateful_pointer<replicator_state>;
@@ -158,7 +164,6 @@ void on_peer_down(repl_ptr self) {
 void on_append_response(repl_ptr self, const append_response& r,
                         uint64_t epoch) {
   auto& st = self->state;
-  st.stalled_ticks = 0;
   if (r.term > st.term && st.term != 0) {
     self->send(st.role, atom::term::value, r.term); // §5.1: step down
     return;
@@ -187,7 +192,8 @@ void on_append_response(repl_ptr self, const append_response& r,
 void send_append(repl_ptr self, append_request req) {
   auto& st = self->state;
   req.to = st.cfg.peer.name;
-  st.progress.sent(req.entries.empty() ? 0 : req.entries.back().index);
+  st.progress.sent(req.entries.empty() ? 0 : req.entries.back().index,
+                   st.ticks);
   st.sent_commit = std::max(st.sent_commit, req.commit);
   st.sent_round = std::max(st.sent_round, req.read_round);
   st.sent_recently = true;
@@ -253,20 +259,16 @@ void on_pushed(repl_ptr self, const append_request& req) {
     pump(self);
 }
 
-/// No reply for an RPC timeout while requests are in flight: give them up
-/// and resend from the match (their late replies are stale by epoch).
+/// The oldest append got no reply for an RPC timeout: give up the window
+/// and resend from the match (late replies are stale by epoch).
 void check_stall(repl_ptr self) {
   auto& st = self->state;
-  if (st.progress.inflight == 0) {
-    st.stalled_ticks = 0;
-    return;
-  }
+  ++st.ticks;
   auto limit = std::max<int64_t>(1, st.cfg.rpc_timeout / st.cfg.heartbeat);
-  if (++st.stalled_ticks < limit)
+  if (!st.progress.stalled(st.ticks, static_cast<uint64_t>(limit)))
     return;
   RAFTD_LOG(debug, "peer " << st.cfg.peer.name << " did not answer for "
                            << st.cfg.rpc_timeout.count() << " ms; resending");
-  st.stalled_ticks = 0;
   st.progress.failed(st.progress.epoch);
 }
 
