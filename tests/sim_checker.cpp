@@ -1,0 +1,265 @@
+#include "tests/sim_checker.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "actors/raft_core.hpp"
+
+namespace raftd::sim {
+
+namespace {
+
+uint64_t mix(uint64_t x) {
+  // splitmix64's finalizer: every input bit affects every output bit.
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t hash_bytes(uint64_t h, const std::string& s) {
+  h = mix(h ^ s.size());
+  for (unsigned char ch : s)
+    h = (h ^ ch) * 0x100000001b3ull; // FNV-1a step
+  return mix(h);
+}
+
+std::string node_label(size_t n) {
+  return "n" + std::to_string(n + 1);
+}
+
+} // namespace
+
+uint64_t entry_hash(const log_entry& e) {
+  auto h = mix(e.term);
+  h = mix(h ^ e.index);
+  h = mix(h ^ static_cast<uint64_t>(e.kind));
+  h = hash_bytes(h, e.key);
+  return hash_bytes(h, e.value);
+}
+
+std::string describe_entry(const log_entry& e) {
+  std::ostringstream os;
+  os << "i" << e.index << " t" << e.term << " ";
+  switch (e.kind) {
+  case entry_kind::noop: os << "noop"; break;
+  case entry_kind::put: os << "put " << e.key << "=" << e.value; break;
+  case entry_kind::del: os << "del " << e.key; break;
+  case entry_kind::config: os << "config"; break;
+  }
+  return os.str();
+}
+
+size_t safety_checker::pair_hash::operator()(
+  const std::pair<uint64_t, uint64_t>& p) const {
+  return static_cast<size_t>(mix(mix(p.first) ^ p.second));
+}
+
+safety_checker::safety_checker(size_t nodes) : nodes_(nodes) {
+  // nop
+}
+
+void safety_checker::fail(const char* check, std::string detail) {
+  if (!failure_)
+    failure_ = violation{check, std::move(detail)};
+}
+
+void safety_checker::restarted(size_t n) {
+  nodes_[n] = node_view{};
+}
+
+void safety_checker::on_step(size_t n, const raft_core& c) {
+  check_election_safety(n, c);
+  check_log_matching(n, c);
+  check_commit(n, c);
+  check_leader_completeness(n, c);
+}
+
+// §5.2 Election Safety: at most one leader can be elected in a given term.
+void safety_checker::check_election_safety(size_t n, const raft_core& c) {
+  if (c.role() != role_kind::leader)
+    return;
+  auto [i, added] = leaders_.emplace(c.term(), n);
+  if (!added && i->second != n)
+    fail(check::election_safety, node_label(i->second) + " and " + node_label(n)
+                                   + " both lead term "
+                                   + std::to_string(c.term()));
+}
+
+// §5.3 Log Matching: if two logs contain an entry with the same index and
+// term, the logs are identical in all entries up through that index. Logs
+// change only at their tail, so only positions whose term changed since the
+// last step are hashed again.
+void safety_checker::check_log_matching(size_t n, const raft_core& c) {
+  auto& v = nodes_[n];
+  auto last = c.last_index();
+  uint64_t keep = 0;
+  auto same = std::min<uint64_t>(v.terms.size(), last);
+  while (keep < same && v.terms[keep] == c.term_at(keep + 1))
+    ++keep;
+  if (keep < v.terms.size() && keep < v.max_commit) {
+    fail(check::committed_kept, node_label(n) + " removed or replaced index "
+                                  + std::to_string(keep + 1)
+                                  + " though it had committed up to "
+                                  + std::to_string(v.max_commit));
+    return;
+  }
+  v.terms.resize(keep);
+  v.chain.resize(keep);
+  for (auto i = keep + 1; i <= last; ++i) {
+    auto& e = c.entry(i);
+    auto prev = i == 1 ? 0 : v.chain[i - 2];
+    auto chain = mix(prev ^ entry_hash(e));
+    v.terms.push_back(e.term);
+    v.chain.push_back(chain);
+    register_position(n, i, e.term, chain);
+  }
+}
+
+void safety_checker::register_position(size_t n, uint64_t index, uint64_t term,
+                                       uint64_t chain) {
+  auto [i, added]
+    = positions_.emplace(std::make_pair(index, term), std::make_pair(chain, n));
+  if (added || i->second.first == chain)
+    return;
+  fail(check::log_matching,
+       node_label(n) + " holds index " + std::to_string(index) + " of term "
+         + std::to_string(term) + " behind a different log than "
+         + node_label(i->second.second) + " held there");
+}
+
+// Committed entries never change (§5.4): what one node knows committed at
+// an index, every other node that knows that index committed also holds.
+void safety_checker::check_commit(size_t n, const raft_core& c) {
+  auto& v = nodes_[n];
+  auto commit = std::min<uint64_t>(c.commit_index(), v.chain.size());
+  v.max_commit = std::max(v.max_commit, commit);
+  for (auto i = v.commit_checked + 1; i <= commit; ++i) {
+    if (i > committed_.size()) {
+      auto& e = c.entry(i);
+      committed_.push_back(
+        committed_entry{e, entry_hash(e), v.chain[i - 1], c.term()});
+      continue;
+    }
+    auto& ce = committed_[i - 1];
+    if (ce.chain != v.chain[i - 1]) {
+      fail(check::commit_agreement,
+           node_label(n) + " committed " + describe_entry(c.entry(i))
+             + " where " + describe_entry(ce.entry) + " was committed");
+      return;
+    }
+  }
+  v.commit_checked = std::max(v.commit_checked, commit);
+  // Knowing the commit in an earlier term than recorded lowers the record;
+  // commit terms never decrease along the log, so walk back from the end.
+  for (auto i = commit; i >= 1 && committed_[i - 1].commit_term > c.term(); --i)
+    committed_[i - 1].commit_term = c.term();
+}
+
+// §5.4 Leader Completeness: an entry committed in a term is present in the
+// logs of the leaders of all higher terms.
+void safety_checker::check_leader_completeness(size_t n, const raft_core& c) {
+  if (c.role() != role_kind::leader || failure_)
+    return;
+  auto& v = nodes_[n];
+  auto& done = leader_checked_[c.term()];
+  while (done < committed_.size() && committed_[done].commit_term < c.term()) {
+    auto& ce = committed_[done];
+    auto i = done + 1;
+    if (i > v.chain.size() || v.chain[i - 1] != ce.chain) {
+      fail(check::leader_completeness,
+           node_label(n) + " leads term " + std::to_string(c.term())
+             + " without " + describe_entry(ce.entry) + ", committed in term "
+             + std::to_string(ce.commit_term));
+      return;
+    }
+    ++done;
+  }
+}
+
+void safety_checker::on_applied(size_t n, const std::vector<log_entry>& es) {
+  for (auto& e : es)
+    check_applied(n, e);
+}
+
+// §5.4.3 State Machine Safety: no two servers apply different entries at
+// one index; each applies every index once, in order, only once committed.
+void safety_checker::check_applied(size_t n, const log_entry& e) {
+  auto& v = nodes_[n];
+  if (e.index != v.applied + 1)
+    return fail(check::state_machine_safety,
+                node_label(n) + " applied index " + std::to_string(e.index)
+                  + " after " + std::to_string(v.applied));
+  v.applied = e.index;
+  auto h = entry_hash(e);
+  if (e.index > committed_.size() || committed_[e.index - 1].hash != h)
+    return fail(check::state_machine_safety,
+                node_label(n) + " applied " + describe_entry(e)
+                  + ", which no node had committed");
+  if (e.index <= applied_.size()) {
+    if (applied_[e.index - 1] != h)
+      fail(check::state_machine_safety,
+           node_label(n) + " applied " + describe_entry(e)
+             + " where another node applied something else");
+    return;
+  }
+  applied_.push_back(h);
+  if (e.kind == entry_kind::put) {
+    auto [i, added] = value_index_.emplace(e.value, e.index);
+    if (!added && i->second != e.index)
+      fail(check::acked_writes,
+           "the write " + e.key + "=" + e.value + " was applied twice, at "
+             + std::to_string(i->second) + " and " + std::to_string(e.index));
+  }
+  check_ack(e.index);
+}
+
+void safety_checker::on_acked_write(uint64_t index, const std::string& key,
+                                    const std::string& value) {
+  auto cmd = log_entry{0, index, entry_kind::put, key, value};
+  auto [i, added] = acked_.emplace(index, cmd);
+  if (!added && !(i->second.key == key && i->second.value == value))
+    return fail(check::acked_writes, "two writes acknowledged at index "
+                                       + std::to_string(index) + ": "
+                                       + i->second.value + " and " + value);
+  check_ack(index);
+}
+
+/// An acknowledged write must be what was applied at its index.
+void safety_checker::check_ack(uint64_t index) {
+  auto i = acked_.find(index);
+  if (i == acked_.end() || index > committed_.size() || index > applied_.size())
+    return;
+  auto& e = committed_[index - 1].entry;
+  auto& want = i->second;
+  if (e.kind != entry_kind::put || e.key != want.key || e.value != want.value)
+    fail(check::acked_writes, "the write " + want.key + "=" + want.value
+                                + " was acknowledged at "
+                                + std::to_string(index) + ", but "
+                                + describe_entry(e) + " was applied there");
+}
+
+std::optional<uint64_t>
+safety_checker::index_of_value(const std::string& value) const {
+  auto i = value_index_.find(value);
+  if (i == value_index_.end())
+    return std::nullopt;
+  return i->second;
+}
+
+std::string safety_checker::key_at(uint64_t index) const {
+  if (index == 0 || index > committed_.size())
+    return {};
+  return committed_[index - 1].entry.key;
+}
+
+void safety_checker::finish() {
+  for (auto& [index, cmd] : acked_)
+    if (index > applied_.size())
+      return fail(check::acked_writes, "the write " + cmd.key + "=" + cmd.value
+                                         + " was acknowledged at "
+                                         + std::to_string(index)
+                                         + " but never applied");
+}
+
+} // namespace raftd::sim

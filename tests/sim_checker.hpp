@@ -1,0 +1,179 @@
+#pragma once
+// The simulation's safety checks (tests/sim_cluster.cpp feeds them): Raft's
+// properties (§5.2, §5.4, Figure 3) checked after every step of every node,
+// plus what a client may rely on. Pure: no actors, no clock.
+//
+// How the log checks stay cheap: every log position gets a chained hash
+// (hash of the entry and of the position before it). Log Matching then says
+// that an (index, term) pair, wherever and whenever it appears, always comes
+// with the same chained hash; a registry of those pairs, never pruned, checks
+// it as each node's log grows. Committed entries are kept once, with the
+// lowest term in which any node knew them committed; a leader of a later term
+// must hold every one of them (Leader Completeness).
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "messages/types.hpp"
+
+namespace raftd {
+class raft_core;
+} // namespace raftd
+
+namespace raftd::sim {
+
+/// The names of the checks, as failures report them.
+namespace check {
+constexpr const char* election_safety = "election safety";
+constexpr const char* log_matching = "log matching";
+constexpr const char* leader_completeness = "leader completeness";
+constexpr const char* state_machine_safety = "state machine safety";
+/// No two nodes consider different entries committed at one index.
+constexpr const char* commit_agreement = "commit agreement";
+/// No node removes an entry at or below its own commit index.
+constexpr const char* committed_kept = "committed entries kept";
+/// Every acknowledged write is applied at its index, once, everywhere.
+constexpr const char* acked_writes = "acknowledged writes";
+/// A linearizable read sees every write acknowledged before it began.
+constexpr const char* linearizable_reads = "linearizable reads";
+/// A vote or an append acknowledgement goes out only once durable (Fig. 2).
+constexpr const char* durable_replies = "durable before reply";
+/// After the faults stop, a leader and progress within a bounded time; a
+/// running node answers every client request within its bound.
+constexpr const char* liveness = "liveness";
+} // namespace check
+
+/// A broken property: which one, and what was seen.
+struct violation {
+  std::string check;
+  std::string detail;
+};
+
+/// 64-bit hash of an entry (term, index, kind, key, value).
+uint64_t entry_hash(const log_entry& e);
+
+/// "i3 t2 put k0=c1-7": a short description for failure messages.
+std::string describe_entry(const log_entry& e);
+
+/// Checks Raft's safety properties as nodes step. The first violation is
+/// kept; later ones are ignored (one failure names one seed and step).
+class safety_checker {
+public:
+  explicit safety_checker(size_t nodes);
+
+  // -- what the simulation reports --------------------------------------------
+
+  /// Node `n` restarted: its volatile state (log view, commit, applied
+  /// state machine) starts over from what it loads.
+  void restarted(size_t n);
+
+  /// After every step of node `n`'s role, with its core as it now is.
+  void on_step(size_t n, const raft_core& c);
+
+  /// Node `n`'s state machine applied `es` (in order).
+  void on_applied(size_t n, const std::vector<log_entry>& es);
+
+  /// A client saw `put key value` acknowledged at `index`.
+  void on_acked_write(uint64_t index, const std::string& key,
+                      const std::string& value);
+
+  /// Records a violation found elsewhere (network, clients, liveness).
+  void fail(const char* check, std::string detail);
+
+  // -- results ----------------------------------------------------------------
+
+  const std::optional<violation>& failure() const {
+    return failure_;
+  }
+
+  /// Highest index node `n` applied since it last started.
+  uint64_t applied_upto(size_t n) const {
+    return nodes_[n].applied;
+  }
+
+  /// Highest index any state machine applied.
+  uint64_t applied_max() const {
+    return applied_.size();
+  }
+
+  /// Highest index a client saw acknowledged (0: none).
+  uint64_t acked_max() const {
+    return acked_.empty() ? 0 : acked_.rbegin()->first;
+  }
+
+  size_t acked_count() const {
+    return acked_.size();
+  }
+
+  /// The applied index of the put that wrote `value`, if it was applied.
+  std::optional<uint64_t> index_of_value(const std::string& value) const;
+
+  /// The key an applied put at `index` wrote ("" if none).
+  std::string key_at(uint64_t index) const;
+
+  /// End of a run that reached liveness: every acknowledged write is
+  /// applied (on every node, which the caller checked caught up).
+  void finish();
+
+private:
+  struct node_view {
+    /// Term and chained hash of each log position, as last seen.
+    std::vector<uint64_t> terms;
+    std::vector<uint64_t> chain;
+    /// Highest commit index seen since the node started.
+    uint64_t max_commit = 0;
+    /// Positions up to here were compared with `committed_`.
+    uint64_t commit_checked = 0;
+    /// Highest index applied since the node started.
+    uint64_t applied = 0;
+  };
+
+  struct committed_entry {
+    log_entry entry;
+    uint64_t hash = 0;  ///< entry_hash(entry)
+    uint64_t chain = 0; ///< chained hash of the position
+    /// Lowest term in which some node knew it committed.
+    uint64_t commit_term = 0;
+  };
+
+  struct pair_hash {
+    size_t operator()(const std::pair<uint64_t, uint64_t>& p) const;
+  };
+
+  void check_election_safety(size_t n, const raft_core& c);
+  void check_log_matching(size_t n, const raft_core& c);
+  void register_position(size_t n, uint64_t index, uint64_t term,
+                         uint64_t chain);
+  void check_commit(size_t n, const raft_core& c);
+  void check_leader_completeness(size_t n, const raft_core& c);
+  void check_applied(size_t n, const log_entry& e);
+  void check_ack(uint64_t index);
+
+  std::optional<violation> failure_;
+  std::vector<node_view> nodes_;
+  /// Election safety: the leader of each term.
+  std::map<uint64_t, size_t> leaders_;
+  /// Log matching: (index, term) -> chained hash, and who showed it first.
+  std::unordered_map<std::pair<uint64_t, uint64_t>, std::pair<uint64_t, size_t>,
+                     pair_hash>
+    positions_;
+  /// Entry i is committed_[i - 1]; always a prefix of every later log.
+  std::vector<committed_entry> committed_;
+  /// Leader completeness: per leader term, committed entries verified in
+  /// its log (a leader's log only grows while it leads).
+  std::map<uint64_t, uint64_t> leader_checked_;
+  /// State machine safety: hash of what was applied at each index.
+  std::vector<uint64_t> applied_;
+  /// Applied puts by value (values are unique per client write).
+  std::unordered_map<std::string, uint64_t> value_index_;
+  /// Acknowledged writes by index.
+  std::map<uint64_t, log_entry> acked_;
+};
+
+} // namespace raftd::sim

@@ -1,0 +1,1201 @@
+#include "tests/sim_cluster.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <set>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduled_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+
+#include "actors/logging.hpp"
+#include "actors/persister.hpp"
+#include "actors/raft_core.hpp"
+#include "actors/raft_role.hpp"
+#include "actors/state_machine.hpp"
+#include "messages/errors.hpp"
+#include "storage/kv_store.hpp"
+#include "storage/log_store.hpp"
+#include "tests/sim_checker.hpp"
+#include "tests/sim_network.hpp"
+
+using namespace std::chrono_literals;
+
+namespace raftd::sim {
+
+namespace {
+
+// -- the cluster's settings (virtual time) ------------------------------------
+
+constexpr auto write_timeout = 1000ms;
+/// What a client waits: main.cpp gives HTTP requests write_timeout + 1 s.
+constexpr auto client_timeout = write_timeout + 1000ms;
+constexpr size_t key_count = 5;
+constexpr int max_redirects = 3;
+/// Virtual time that passes, now and then, while messages wait: a step
+/// costs (1 - run_job) * work_quantum on average, so even the slowest
+/// setting handles 100,000 messages per virtual second (a loaded cluster
+/// needs about 10,000): time never stalls behind a backlog of the sim's own
+/// making, and timers still fire between queued messages.
+constexpr auto work_quantum = 100us;
+/// After the faults stop, a node may apply this far behind the writes the
+/// clients saw acknowledged (a healthy follower: about a heartbeat).
+constexpr auto max_lag = 500ms;
+/// A crash "at the next write" waits at most this long for one.
+constexpr auto doom_wait = 300ms;
+
+using fault_atom = caf::atom_constant<caf::atom("sim_fault")>;
+using client_atom = caf::atom_constant<caf::atom("sim_client")>;
+using restart_atom = caf::atom_constant<caf::atom("sim_start")>;
+using rejoin_atom = caf::atom_constant<caf::atom("sim_rejoin")>;
+using resume_atom = caf::atom_constant<caf::atom("sim_resume")>;
+
+using time_point = caf::actor_clock::time_point;
+
+// -- storage that survives a crash --------------------------------------------
+
+/// A node's disk, kept across its crashes. Only the running incarnation may
+/// write: a crash cuts the old one off, so whatever its persister had not
+/// written yet is lost, as an unsynced write is.
+struct sim_disk {
+  std::shared_ptr<memory_log_disk> mem = std::make_shared<memory_log_disk>();
+  uint64_t writer = 0;
+  /// The next write fails: it is lost, or (`fail_after_write`) it reaches
+  /// the disk and still reports failure, as a failed fsync may.
+  bool fail_next = false;
+  bool fail_after_write = false;
+};
+
+/// The memory log store of one incarnation, writing only while it runs.
+class gated_log_store final : public log_store {
+public:
+  gated_log_store(std::shared_ptr<sim_disk> disk, uint64_t inc) :
+    disk_(std::move(disk)), inc_(inc),
+    inner_(make_memory_log_store(disk_->mem)) {
+    // nop
+  }
+
+  caf::error load(hard_state& hs, std::vector<log_entry>& es) override {
+    return inner_->load(hs, es);
+  }
+
+  caf::error write(const persist_batch& b) override {
+    if (disk_->writer != inc_)
+      return make_error(errc::storage_failed, "this incarnation crashed");
+    if (failed_ || disk_->fail_next)
+      return fail(b);
+    return inner_->write(b);
+  }
+
+  uint64_t last_index() const override {
+    return inner_->last_index();
+  }
+
+private:
+  /// A failed store stays failed until reopened (storage/log_store.hpp).
+  caf::error fail(const persist_batch& b) {
+    if (!failed_ && disk_->fail_after_write)
+      inner_->write(b);
+    disk_->fail_next = false;
+    failed_ = true;
+    return make_error(errc::storage_failed, "injected disk failure");
+  }
+
+  std::shared_ptr<sim_disk> disk_;
+  uint64_t inc_;
+  std::unique_ptr<log_store> inner_;
+  bool failed_ = false;
+};
+
+// -- what one seed draws before anything runs ---------------------------------
+
+struct scenario {
+  size_t nodes = 3;
+  link_faults faults;
+  std::chrono::milliseconds fault_gap{300}; ///< Mean time between faults.
+  std::chrono::milliseconds client_gap{20}; ///< Mean time between requests.
+  std::chrono::milliseconds max_down{500};  ///< Longest downtime.
+  /// Chance that a step runs a queued message rather than letting time
+  /// pass (so a slow actor lets timers fire first).
+  double run_job = 0.95;
+  /// Faults aimed at the moments that matter (FoundationDB's "buggify"):
+  /// crash a voter right after it granted a vote; crash or isolate a node
+  /// that just became leader, or a leader whose commit index just moved
+  /// for the first time in its term (taking earlier terms' entries along).
+  double crash_voter = 0;
+  double new_leader_fault = 0;
+  double commit_fault = 0;
+  /// Chance that an aimed fault crashes the node rather than isolating it.
+  double aimed_crash = 0.5;
+  /// Replication limits (role_config): small batches replicate a new
+  /// leader's log in several appends.
+  size_t max_batch_entries = 4096;
+  size_t max_inflight = 8;
+  /// Election timeouts are random in [1, 2) * election_ticks ticks; the
+  /// leader's heartbeat is well below; an RPC times out after twice the
+  /// longest election timeout.
+  int election_ticks = 10;
+  std::chrono::milliseconds heartbeat{50};
+};
+
+template <class T>
+T pick(std::mt19937_64& rng, std::initializer_list<T> xs) {
+  auto i = std::uniform_int_distribution<size_t>{0, xs.size() - 1}(rng);
+  return *(xs.begin() + i);
+}
+
+/// Half of the seeds churn leaders hard: almost every new leader is cut off
+/// at once or at its first commit (mostly isolated, so its log stays as it
+/// was), comes back after a short or long while, and few other faults undo
+/// that. One-entry appends leave a follower holding an old term's entries
+/// without the new leader's no-op. This is how logs diverge the way the
+/// paper's Figure 8 draws them.
+void churn_leaders(scenario& s) {
+  s.new_leader_fault = 0.9;
+  s.commit_fault = 0.9;
+  s.aimed_crash = 0.2;
+  s.crash_voter = 0.3;
+  s.max_batch_entries = 1;
+  s.max_inflight = 1;
+  s.fault_gap = 5000ms;
+  s.max_down = 500ms;
+  s.election_ticks = 5;
+  s.heartbeat = 20ms;
+}
+
+scenario draw_scenario(std::mt19937_64& rng) {
+  scenario s;
+  s.nodes = pick<size_t>(rng, {3, 3, 5});
+  s.faults.drop = pick(rng, {0.0, 0.01, 0.05, 0.2});
+  s.faults.duplicate = pick(rng, {0.0, 0.02, 0.1});
+  s.faults.delay = pick(rng, {0.0, 0.3, 1.0});
+  s.faults.max_delay = pick(rng, {2ms, 20ms, 100ms, 300ms});
+  s.fault_gap = pick(rng, {50ms, 100ms, 300ms, 1000ms});
+  s.client_gap = pick(rng, {5ms, 20ms, 50ms});
+  s.max_down = pick(rng, {10ms, 50ms, 300ms, 1000ms});
+  s.run_job = pick(rng, {0.9, 0.99, 0.999});
+  s.crash_voter = pick(rng, {0.0, 0.05, 0.3});
+  s.new_leader_fault = pick(rng, {0.0, 0.2, 0.5});
+  s.commit_fault = pick(rng, {0.0, 0.2, 0.5});
+  s.max_batch_entries = pick<size_t>(rng, {1, 2, 4096});
+  s.max_inflight = pick<size_t>(rng, {1, 2, 8});
+  if (pick(rng, {false, true}))
+    churn_leaders(s);
+  return s;
+}
+
+std::string label(size_t n) {
+  return "n" + std::to_string(n + 1);
+}
+
+// -- the cluster --------------------------------------------------------------
+
+struct sim_node {
+  std::string name;
+  member self;
+  std::shared_ptr<sim_disk> disk = std::make_shared<sim_disk>();
+  /// Counts starts; observations from an older incarnation are ignored.
+  uint64_t inc = 0;
+  bool up = false;
+  role_actor role;
+  persister_actor persister;
+  state_machine_actor sm;
+  connector_actor connector;
+  /// What its role last showed (this incarnation).
+  role_kind role_now = role_kind::follower;
+  uint64_t term = 0;
+  node_name leader;
+  uint64_t commit = 0;
+  /// The last term in which it moved its commit index as leader.
+  uint64_t commit_term = 0;
+  /// Its disk was told to fail (the role stopping is then expected).
+  bool disk_failed = false;
+  /// Its clock: one tick of its role (clocks drift apart a little).
+  std::chrono::milliseconds tick{10};
+  /// Paused (as by SIGSTOP): its role, persister and state machine run
+  /// nothing until it resumes; their mail waits.
+  bool paused = false;
+  time_point resumed_at;
+};
+
+/// One client request, followed through redirects.
+struct client_op {
+  bool is_put = true;
+  read_mode mode = read_mode::linearizable;
+  std::string key;
+  std::string value;
+  size_t target = 0;
+  uint64_t target_inc = 0;
+  int redirects = 0;
+  bool done = false;
+  bool ok = false;
+  uint64_t index = 0;
+  bool found = false;
+  std::string read_value;
+  /// Reads: the highest acknowledged write to `key` before it began.
+  uint64_t min_index = 0;
+  /// When the current attempt went out.
+  time_point sent;
+};
+
+class cluster;
+
+caf::behavior driver(caf::event_based_actor* self, cluster* c);
+
+class cluster {
+public:
+  explicit cluster(const sim_options& opts);
+  ~cluster();
+
+  sim_result run();
+
+  // -- the driver's timers ----------------------------------------------------
+
+  void on_fault_timer(caf::event_based_actor* self);
+  void on_client_timer(caf::event_based_actor* self);
+  void on_restart_timer(size_t n, uint64_t inc);
+  void on_rejoin_timer(size_t n);
+  void on_resume_timer(size_t n, uint64_t inc);
+
+private:
+  // -- nodes ------------------------------------------------------------------
+  void bootstrap_disks();
+  void start_node(size_t n);
+  role_config make_role_config(size_t n);
+  std::unique_ptr<raft_core> make_core(size_t n, const hard_state& hs,
+                                       const std::vector<log_entry>& log);
+  void label_node(const sim_node& nd);
+  void crash(size_t n, const char* why);
+  void crash_if_doomed();
+  bool has_mail(const caf::abstract_actor* a) const;
+
+  // -- observations -----------------------------------------------------------
+  void on_step(size_t n, uint64_t inc, const raft_core& c);
+  void on_applied(size_t n, uint64_t inc, const std::vector<log_entry>& es);
+  void aimed_fault(size_t n, double p, const char* why);
+  caf::timespan random_downtime();
+
+  // -- faults -----------------------------------------------------------------
+  void inject_fault();
+  void partition_fault(int kind);
+  void pause_random_node();
+  void fail_random_disk();
+  void resume(size_t n);
+  std::vector<caf::actor_id> node_actors(const sim_node& nd) const;
+  std::optional<size_t> random_up_node();
+
+  // -- clients ----------------------------------------------------------------
+  void issue(caf::event_based_actor* self, size_t id);
+  void on_put_ok(size_t id, uint64_t index);
+  void on_get_ok(size_t id, bool found, const std::string& value);
+  void on_op_error(caf::event_based_actor* self, size_t id,
+                   const caf::error& err);
+  void check_reads();
+
+  // -- running ----------------------------------------------------------------
+  std::string describe_scenario() const;
+  void start_cluster();
+  void run_faults();
+  void run_until_live();
+  void note_failure();
+  bool step();
+  std::vector<size_t> runnable_jobs() const;
+  void calm_down();
+  bool live(std::string* why);
+  uint64_t acked_before(caf::timespan d);
+  void shutdown();
+  sim_result result();
+
+  // -- helpers ----------------------------------------------------------------
+  int64_t now_ms() const;
+  caf::timespan random_gap(std::chrono::milliseconds mean);
+  bool coin(double p);
+  void trace(const std::string& line);
+  void note_job(caf::resumable* job);
+  void add_label(const caf::abstract_actor* a, std::string name);
+
+  sim_options opts_;
+  std::mt19937_64 rng_;
+  scenario sc_;
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  caf::scheduler::test_coordinator* sched_ = nullptr;
+  std::unique_ptr<network> net_;
+  safety_checker checker_;
+  std::vector<sim_node> nodes_;
+  caf::actor driver_;
+  std::vector<client_op> ops_;
+  /// Highest acknowledged write index per key.
+  std::map<std::string, uint64_t> key_acked_;
+
+  time_point start_;
+  uint64_t step_ = 0;
+  uint64_t fail_step_ = 0;
+  int64_t fail_ms_ = 0;
+  uint64_t fingerprint_ = 0;
+  bool calm_ = false;
+  /// Set once the run is over: timers still due start nothing new.
+  bool stopping_ = false;
+  size_t calm_first_op_ = 0;
+  /// Liveness: every node must apply this far (set by the first write
+  /// acknowledged after the faults stopped).
+  uint64_t catch_up_target_ = 0;
+  /// (time, highest acknowledged index then), at each acknowledgement.
+  std::deque<std::pair<time_point, uint64_t>> acks_;
+  std::optional<size_t> doomed_;
+  time_point doom_deadline_;
+  uint64_t crashes_ = 0;
+  uint64_t max_term_ = 0;
+  std::map<caf::actor_id, std::string> labels_;
+  /// The actors of paused nodes.
+  std::set<caf::actor_id> paused_;
+};
+
+cluster::cluster(const sim_options& opts) :
+  opts_(opts), rng_(opts.seed), sc_(draw_scenario(rng_)), checker_(sc_.nodes),
+  nodes_(sc_.nodes) {
+  cfg_.set("scheduler.policy", caf::atom("testing"));
+  cfg_.set("logger.file-verbosity", caf::atom("quiet"));
+  sys_ = std::make_unique<caf::actor_system>(cfg_);
+  sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_->scheduler());
+  start_ = sched_->clock().now();
+  net_ = std::make_unique<network>(*sys_, rng_, sc_.nodes);
+  net_->faults = sc_.faults;
+  net_->on_vote_granted = [this](size_t voter) {
+    if (!calm_ && !stopping_ && coin(sc_.crash_voter))
+      crash(voter, "right after granting a vote");
+  };
+  net_->on_fail = [this](const char* check, std::string detail) {
+    if (opts_.check_durable_replies)
+      checker_.fail(check, std::move(detail));
+  };
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    auto& nd = nodes_[n];
+    nd.name = label(n);
+    nd.self = member{nd.name, nd.name + ":80", nd.name + ":1"};
+    nd.tick = pick(rng_, {9ms, 10ms, 11ms});
+    net_->set_disk(n, nd.disk->mem);
+  }
+}
+
+cluster::~cluster() {
+  shutdown();
+}
+
+void cluster::shutdown() {
+  if (!sys_)
+    return;
+  stopping_ = true;
+  for (auto& nd : nodes_)
+    if (nd.up)
+      crash(static_cast<size_t>(&nd - nodes_.data()), "shutdown");
+  if (driver_)
+    caf::anon_send_exit(driver_, caf::exit_reason::kill);
+  // Nothing re-arms a timer now: deliver what is left, into the void. The
+  // network outlives its relays.
+  do
+    sched_->run();
+  while (sched_->trigger_timeouts() > 0);
+  sched_->run();
+  sys_.reset();
+  net_.reset();
+}
+
+// -- nodes --------------------------------------------------------------------
+
+/// The founding configuration with every member, at index 1 of every disk,
+/// so no node needs to join.
+void cluster::bootstrap_disks() {
+  std::vector<member> all;
+  for (auto& nd : nodes_)
+    all.push_back(nd.self);
+  for (auto& nd : nodes_) {
+    nd.disk->mem->entries.push_back(
+      log_entry{1, 1, entry_kind::config, {}, encode_members(all)});
+    nd.disk->mem->state.term = 1;
+  }
+}
+
+role_config cluster::make_role_config(size_t n) {
+  auto& nd = nodes_[n];
+  auto inc = nd.inc;
+  role_config rc;
+  rc.self = nd.self;
+  rc.tick_interval = nd.tick;
+  rc.write_timeout = write_timeout;
+  rc.connector = nd.connector;
+  rc.heartbeat = sc_.heartbeat;
+  rc.rpc_timeout = 4 * nd.tick * sc_.election_ticks;
+  rc.max_batch_entries = sc_.max_batch_entries;
+  rc.max_inflight = sc_.max_inflight;
+  rc.bug_vote_before_durable = opts_.bugs.vote_before_durable;
+  rc.observer.on_step = [this, n, inc](const raft_core& c) {
+    on_step(n, inc, c);
+  };
+  rc.observer.on_applied = [this, n, inc](const std::vector<log_entry>& es) {
+    on_applied(n, inc, es);
+  };
+  // A node that cannot write its log stops (by design): a crash, unless
+  // its disk was not told to fail.
+  rc.on_fatal = [this, n, inc](const caf::error& err) {
+    auto& nd = nodes_[n];
+    if (!nd.up || nd.inc != inc)
+      return;
+    if (!nd.disk_failed)
+      return checker_.fail(
+        check::liveness,
+        label(n) + " stopped: cannot write its log: " + raftd::describe(err));
+    crash(n, "its disk failed");
+  };
+  return rc;
+}
+
+/// Starts node `n` from its disk alone: a fresh state machine re-applies
+/// the log once the node learns what is committed.
+void cluster::start_node(size_t n) {
+  auto& nd = nodes_[n];
+  ++nd.inc;
+  nd.disk->writer = nd.inc;
+  nd.disk->fail_next = false;
+  nd.disk_failed = false;
+  auto store = std::make_shared<gated_log_store>(nd.disk, nd.inc);
+  hard_state hs;
+  std::vector<log_entry> log;
+  if (auto err = store->load(hs, log))
+    return checker_.fail(check::liveness, label(n) + " cannot load its log");
+  checker_.restarted(n);
+  nd.role_now = role_kind::follower;
+  nd.term = hs.term;
+  nd.leader.clear();
+  nd.commit = 0;
+  nd.persister = spawn_persister(*sys_, store, false);
+  nd.sm = spawn_state_machine(
+    *sys_, std::shared_ptr<kv_store>{make_memory_kv_store()}, false);
+  nd.connector = net_->spawn_connector(n, nd.inc);
+  nd.role = spawn_raft_role(*sys_, make_role_config(n), make_core(n, hs, log),
+                            nd.persister, nd.sm, 0, false);
+  nd.up = true;
+  net_->node_up(n, nd.inc, nd.role);
+  label_node(nd);
+  trace("start " + nd.name + "." + std::to_string(nd.inc) + " from disk: term "
+        + std::to_string(hs.term) + ", vote '" + hs.voted_for + "', "
+        + std::to_string(log.size()) + " entries");
+}
+
+/// The core as main.cpp builds it, from the disk alone (applied index 0:
+/// the memory state machine starts empty and applies the log again).
+std::unique_ptr<raft_core>
+cluster::make_core(size_t n, const hard_state& hs,
+                   const std::vector<log_entry>& log) {
+  core_config cc;
+  cc.id = nodes_[n].name;
+  cc.seed = rng_();
+  cc.election_ticks = sc_.election_ticks;
+  cc.bugs.commit_old_terms = opts_.bugs.commit_old_terms;
+  cc.bugs.skip_log_check = opts_.bugs.skip_log_check;
+  return std::make_unique<raft_core>(cc, hs, log, 0);
+}
+
+void cluster::label_node(const sim_node& nd) {
+  auto tag = nd.name + "." + std::to_string(nd.inc);
+  add_label(caf::actor_cast<caf::abstract_actor*>(nd.role), tag + ".role");
+  add_label(caf::actor_cast<caf::abstract_actor*>(nd.persister),
+            tag + ".persister");
+  add_label(caf::actor_cast<caf::abstract_actor*>(nd.sm), tag + ".sm");
+  add_label(caf::actor_cast<caf::abstract_actor*>(nd.connector),
+            tag + ".connector");
+}
+
+/// Crashes node `n` now: its disk keeps only what its persister wrote, its
+/// connections break, and its actors stop (what they still do is ignored).
+void cluster::crash(size_t n, const char* why) {
+  auto& nd = nodes_[n];
+  if (!nd.up)
+    return;
+  resume(n);
+  nd.up = false;
+  nd.disk->writer = 0;
+  net_->node_down(n);
+  for (auto a : {caf::actor_cast<caf::actor>(nd.role),
+                 caf::actor_cast<caf::actor>(nd.persister),
+                 caf::actor_cast<caf::actor>(nd.sm),
+                 caf::actor_cast<caf::actor>(nd.connector)})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  if (doomed_ == n)
+    doomed_.reset();
+  trace("crash " + nd.name + "." + std::to_string(nd.inc) + " (" + why + ")");
+  if (stopping_)
+    return;
+  ++crashes_;
+  // A disk failure may stop a node just after the faults stopped: it
+  // restarts all the same.
+  caf::delayed_anon_send(driver_, random_downtime(), restart_atom::value,
+                         static_cast<uint64_t>(n), nd.inc);
+}
+
+bool cluster::has_mail(const caf::abstract_actor* a) const {
+  for (auto* job : sched_->jobs)
+    if (dynamic_cast<caf::abstract_actor*>(job) == a)
+      return true;
+  return false;
+}
+
+/// A crash aimed at a write: it strikes once the node's persister has a
+/// write queued (or after doom_wait), so that write is lost.
+void cluster::crash_if_doomed() {
+  if (!doomed_)
+    return;
+  auto n = *doomed_;
+  auto p = caf::actor_cast<caf::abstract_actor*>(nodes_[n].persister);
+  if (has_mail(p))
+    crash(n, "a write was queued");
+  else if (sched_->clock().now() >= doom_deadline_)
+    crash(n, "no write came");
+}
+
+// -- observations -------------------------------------------------------------
+
+void cluster::on_step(size_t n, uint64_t inc, const raft_core& c) {
+  auto& nd = nodes_[n];
+  if (!nd.up || nd.inc != inc)
+    return; // a crashed incarnation's last moments
+  checker_.on_step(n, c);
+  max_term_ = std::max(max_term_, c.term());
+  bool changed
+    = c.role() != nd.role_now || c.term() != nd.term || c.leader() != nd.leader;
+  bool committed = c.commit_index() != nd.commit;
+  bool new_leader
+    = c.role() == role_kind::leader
+      && (nd.role_now != role_kind::leader || nd.term != c.term());
+  bool first_commit
+    = c.role() == role_kind::leader && committed && nd.commit_term != c.term();
+  if (first_commit)
+    nd.commit_term = c.term();
+  nd.role_now = c.role();
+  nd.term = c.term();
+  nd.leader = c.leader();
+  nd.commit = c.commit_index();
+  if (opts_.trace && (changed || (committed && c.role() == role_kind::leader)))
+    trace(nd.name + " is " + to_string(c.role()) + " in term "
+          + std::to_string(c.term()) + " (leader '" + c.leader() + "', log "
+          + std::to_string(c.last_index()) + ", commit "
+          + std::to_string(c.commit_index()) + ")");
+  if (new_leader)
+    aimed_fault(n, sc_.new_leader_fault, "it just became leader");
+  else if (first_commit)
+    aimed_fault(n, sc_.commit_fault, "its first commit in this term");
+}
+
+/// With probability `p`, crashes or isolates node `n` at this moment.
+void cluster::aimed_fault(size_t n, double p, const char* why) {
+  if (calm_ || stopping_ || !coin(p))
+    return;
+  if (coin(sc_.aimed_crash))
+    return crash(n, why);
+  bool reset = coin(0.5);
+  for (size_t m = 0; m < nodes_.size(); ++m)
+    if (m != n) {
+      net_->block(n, m, reset);
+      net_->block(m, n, reset);
+    }
+  trace("isolate " + label(n) + " (" + why
+        + "):" + net_->describe_partitions());
+  caf::delayed_anon_send(driver_, random_downtime(), rejoin_atom::value,
+                         static_cast<uint64_t>(n));
+}
+
+void cluster::on_rejoin_timer(size_t n) {
+  if (calm_ || stopping_)
+    return;
+  net_->unblock(n);
+  trace("rejoin " + label(n) + ":" + net_->describe_partitions());
+}
+
+/// How long a crashed or isolated node stays away.
+caf::timespan cluster::random_downtime() {
+  // Log-uniform from 1 ms: short and long outages in one run.
+  auto lo = std::log(1000.0);
+  auto hi = std::log(static_cast<double>(
+    std::chrono::duration_cast<std::chrono::microseconds>(sc_.max_down)
+      .count()));
+  auto x = std::uniform_real_distribution<double>{lo, std::max(lo, hi)}(rng_);
+  return std::chrono::microseconds{static_cast<int64_t>(std::exp(x))};
+}
+
+void cluster::on_applied(size_t n, uint64_t inc,
+                         const std::vector<log_entry>& es) {
+  auto& nd = nodes_[n];
+  if (!nd.up || nd.inc != inc)
+    return;
+  checker_.on_applied(n, es);
+}
+
+// -- faults -------------------------------------------------------------------
+
+std::optional<size_t> cluster::random_up_node() {
+  std::vector<size_t> up;
+  for (size_t n = 0; n < nodes_.size(); ++n)
+    if (nodes_[n].up)
+      up.push_back(n);
+  if (up.empty())
+    return std::nullopt;
+  return up[std::uniform_int_distribution<size_t>{0, up.size() - 1}(rng_)];
+}
+
+void cluster::inject_fault() {
+  auto kind = std::uniform_int_distribution<int>{0, 8}(rng_);
+  if (kind == 7)
+    return pause_random_node();
+  if (kind == 8)
+    return fail_random_disk();
+  if (kind <= 1) {
+    auto n = random_up_node();
+    if (!n)
+      return;
+    if (kind == 0)
+      return crash(*n, "at random");
+    doomed_ = *n;
+    doom_deadline_ = sched_->clock().now() + doom_wait;
+    return trace("crash " + label(*n) + " at its next write");
+  }
+  if (kind <= 4)
+    return partition_fault(kind);
+  net_->heal();
+  trace("heal all partitions");
+}
+
+/// Makes a node's next log write fail (lost, or written but reported
+/// failed): the node must stop without acknowledging it, and recover from
+/// whatever its disk holds when it restarts.
+void cluster::fail_random_disk() {
+  auto n = random_up_node();
+  if (!n)
+    return;
+  auto& nd = nodes_[*n];
+  nd.disk_failed = true;
+  nd.disk->fail_next = true;
+  nd.disk->fail_after_write = coin(0.5);
+  trace("disk of " + nd.name + " fails at its next write"
+        + (nd.disk->fail_after_write ? " (after writing)" : ""));
+}
+
+/// Pauses a node (SIGSTOP) for a while: its mail piles up, its peers time
+/// out, and it carries on where it was when it resumes.
+void cluster::pause_random_node() {
+  auto n = random_up_node();
+  if (!n || nodes_[*n].paused)
+    return;
+  auto& nd = nodes_[*n];
+  nd.paused = true;
+  for (auto a : node_actors(nd))
+    paused_.insert(a);
+  trace("pause " + nd.name);
+  caf::delayed_anon_send(driver_, random_downtime(), resume_atom::value,
+                         static_cast<uint64_t>(*n), nd.inc);
+}
+
+void cluster::resume(size_t n) {
+  auto& nd = nodes_[n];
+  if (!nd.paused)
+    return;
+  nd.paused = false;
+  nd.resumed_at = sched_->clock().now();
+  for (auto a : node_actors(nd))
+    paused_.erase(a);
+  trace("resume " + nd.name);
+}
+
+void cluster::on_resume_timer(size_t n, uint64_t inc) {
+  if (nodes_[n].inc == inc)
+    resume(n);
+}
+
+std::vector<caf::actor_id> cluster::node_actors(const sim_node& nd) const {
+  return {nd.role.id(), nd.persister.id(), nd.sm.id(), nd.connector.id()};
+}
+
+void cluster::partition_fault(int kind) {
+  auto n = nodes_.size();
+  std::uniform_int_distribution<size_t> any{0, n - 1};
+  bool reset = coin(0.5);
+  if (kind == 2) { // isolate one node
+    auto x = any(rng_);
+    for (size_t y = 0; y < n; ++y)
+      if (y != x) {
+        net_->block(x, y, reset);
+        net_->block(y, x, reset);
+      }
+  } else if (kind == 3) { // split in two random groups
+    std::vector<bool> side(n);
+    for (auto&& s : side)
+      s = coin(0.5);
+    for (size_t a = 0; a < n; ++a)
+      for (size_t b = 0; b < n; ++b)
+        if (side[a] != side[b])
+          net_->block(a, b, reset);
+  } else { // one way
+    auto a = any(rng_);
+    auto b = (a + 1 + any(rng_) % (n - 1)) % n;
+    net_->block(a, b, reset);
+  }
+  trace("partition:" + net_->describe_partitions()
+        + (reset ? " (connections reset)" : ""));
+}
+
+void cluster::on_fault_timer(caf::event_based_actor* self) {
+  if (calm_ || stopping_)
+    return;
+  inject_fault();
+  self->delayed_send(self, random_gap(sc_.fault_gap), fault_atom::value);
+}
+
+void cluster::on_restart_timer(size_t n, uint64_t inc) {
+  if (!stopping_ && !nodes_[n].up && nodes_[n].inc == inc)
+    start_node(n);
+}
+
+// -- clients ------------------------------------------------------------------
+
+void cluster::on_client_timer(caf::event_based_actor* self) {
+  if (stopping_)
+    return;
+  self->delayed_send(self, random_gap(sc_.client_gap), client_atom::value);
+  auto n = random_up_node();
+  if (!n)
+    return;
+  client_op op;
+  op.target = *n;
+  op.key = "k" + std::to_string(rng_() % key_count);
+  op.is_put = coin(0.6);
+  if (op.is_put) {
+    op.value = "v" + std::to_string(ops_.size());
+  } else {
+    op.mode = coin(0.9) ? read_mode::linearizable : read_mode::stale;
+    op.min_index = key_acked_[op.key];
+  }
+  ops_.push_back(std::move(op));
+  issue(self, ops_.size() - 1);
+}
+
+void cluster::issue(caf::event_based_actor* self, size_t id) {
+  auto& op = ops_[id];
+  auto& nd = nodes_[op.target];
+  op.target_inc = nd.inc;
+  op.sent = sched_->clock().now();
+  trace("client " + std::to_string(id) + ": "
+        + (op.is_put ? "put " + op.key + "=" + op.value : "get " + op.key)
+        + " at " + nd.name);
+  auto on_err = [=](caf::error& err) {
+    on_op_error(self, id, err);
+  };
+  if (op.is_put)
+    self->request(nd.role, client_timeout, atom::put::value, op.key, op.value)
+      .then([=](uint64_t index) { on_put_ok(id, index); }, on_err);
+  else
+    self->request(nd.role, client_timeout, atom::get::value, op.key, op.mode)
+      .then([=](bool found, std::string& v) { on_get_ok(id, found, v); },
+            on_err);
+}
+
+void cluster::on_put_ok(size_t id, uint64_t index) {
+  auto& op = ops_[id];
+  op.done = op.ok = true;
+  op.index = index;
+  auto& best = key_acked_[op.key];
+  best = std::max(best, index);
+  trace("client " + std::to_string(id) + ": acknowledged at "
+        + std::to_string(index));
+  checker_.on_acked_write(index, op.key, op.value);
+  acks_.emplace_back(sched_->clock().now(), checker_.acked_max());
+  if (calm_ && id >= calm_first_op_ && catch_up_target_ == 0)
+    catch_up_target_ = std::max(index, checker_.acked_max());
+}
+
+void cluster::on_get_ok(size_t id, bool found, const std::string& value) {
+  auto& op = ops_[id];
+  op.done = op.ok = true;
+  op.found = found;
+  op.read_value = value;
+  trace("client " + std::to_string(id) + ": read "
+        + (found ? "'" + value + "'" : "nothing"));
+}
+
+void cluster::on_op_error(caf::event_based_actor* self, size_t id,
+                          const caf::error& err) {
+  auto& op = ops_[id];
+  auto& nd = nodes_[op.target];
+  trace("client " + std::to_string(id) + ": " + raftd::describe(err));
+  if (is(err, errc::not_leader) && op.redirects < max_redirects) {
+    auto ctx = context_of(err);
+    auto to = parse_node(ctx.substr(0, ctx.find(':')), nodes_.size());
+    if (to && nodes_[*to].up) {
+      ++op.redirects;
+      op.target = *to;
+      return issue(self, id);
+    }
+  }
+  op.done = true;
+  // A running node answers within write_timeout (504 "outcome unknown",
+  // 503 "no leader"); only a crash or a pause excuses silence.
+  bool stalled = nd.paused || nd.resumed_at > op.sent;
+  if (err == caf::sec::request_timeout && nd.up && nd.inc == op.target_inc
+      && !stalled)
+    checker_.fail(check::liveness, nd.name + " did not answer client request "
+                                     + std::to_string(id) + " within "
+                                     + std::to_string(client_timeout.count())
+                                     + " ms");
+}
+
+/// Linearizable reads, checked once everything is applied: a read sees the
+/// latest write acknowledged before it began, or a later one, never less.
+void cluster::check_reads() {
+  for (size_t id = 0; id < ops_.size() && !checker_.failure(); ++id) {
+    auto& op = ops_[id];
+    if (op.is_put || !op.ok || op.mode != read_mode::linearizable)
+      continue;
+    auto what = "read " + std::to_string(id) + " of " + op.key;
+    if (!op.found) {
+      if (op.min_index > 0)
+        checker_.fail(check::linearizable_reads,
+                      what + " found nothing after a write at "
+                        + std::to_string(op.min_index) + " was acknowledged");
+      continue;
+    }
+    auto at = checker_.index_of_value(op.read_value);
+    if (!at || checker_.key_at(*at) != op.key)
+      checker_.fail(check::linearizable_reads,
+                    what + " returned '" + op.read_value
+                      + "', which no applied write of that key wrote");
+    else if (*at < op.min_index)
+      checker_.fail(check::linearizable_reads,
+                    what + " returned the write at " + std::to_string(*at)
+                      + " after the one at " + std::to_string(op.min_index)
+                      + " was acknowledged");
+  }
+}
+
+// -- running ------------------------------------------------------------------
+
+/// Positions in the job queue of actors that may run (not paused).
+std::vector<size_t> cluster::runnable_jobs() const {
+  std::vector<size_t> out;
+  auto& jobs = sched_->jobs;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto* a = dynamic_cast<caf::abstract_actor*>(jobs[i]);
+    if (!a || paused_.count(a->id()) == 0)
+      out.push_back(i);
+  }
+  return out;
+}
+
+/// One step: a message to one actor, chosen at random among those that
+/// have mail; or a little time passes while they work (timers due by then
+/// fire first); or, when nothing is queued, time jumps to the next timer.
+bool cluster::step() {
+  ++step_;
+  crash_if_doomed();
+  auto& jobs = sched_->jobs;
+  auto ready = runnable_jobs();
+  if (!ready.empty() && coin(sc_.run_job)) {
+    std::uniform_int_distribution<size_t> any{0, ready.size() - 1};
+    auto k = ready[any(rng_)];
+    std::rotate(jobs.begin(), jobs.begin() + k, jobs.begin() + k + 1);
+    note_job(jobs.front());
+    sched_->run_once();
+  } else if (!ready.empty()) {
+    sched_->advance_time(work_quantum);
+  } else if (sched_->has_pending_timeout()) {
+    sched_->trigger_timeout();
+  } else {
+    return false;
+  }
+  fingerprint_ = fingerprint_ * 31 + static_cast<uint64_t>(now_ms());
+  note_failure();
+  return true;
+}
+
+void cluster::calm_down() {
+  calm_ = true;
+  net_->calm = true;
+  net_->heal();
+  doomed_.reset();
+  trace("faults stop: heal, restart every node, lossless links");
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    resume(n);
+    nodes_[n].disk->fail_next = false;
+    if (!nodes_[n].up)
+      start_node(n);
+  }
+  calm_first_op_ = ops_.size();
+}
+
+/// Liveness after the faults stop: one leader that every node follows, a
+/// write made since then acknowledged, every node applied at least that far
+/// and past every write acknowledged by then or more than max_lag ago (so a
+/// follower must keep up with the clients, not just crawl), and every
+/// earlier request answered.
+bool cluster::live(std::string* why) {
+  auto& lead = nodes_[0];
+  for (auto& nd : nodes_) {
+    if (nd.term != lead.term || nd.leader != lead.leader || nd.leader.empty()) {
+      if (why)
+        *why = "no leader that every node follows";
+      return false;
+    }
+  }
+  if (catch_up_target_ == 0) {
+    if (why)
+      *why = "no write since the faults stopped was acknowledged";
+    return false;
+  }
+  auto target = std::max(catch_up_target_, acked_before(max_lag));
+  for (size_t n = 0; n < nodes_.size(); ++n)
+    if (checker_.applied_upto(n) < target) {
+      if (why)
+        *why = label(n) + " applied only "
+               + std::to_string(checker_.applied_upto(n)) + " of "
+               + std::to_string(target) + " entries";
+      return false;
+    }
+  for (size_t id = 0; id < calm_first_op_; ++id)
+    if (!ops_[id].done) {
+      if (why)
+        *why = "client request " + std::to_string(id) + " is unanswered";
+      return false;
+    }
+  return true;
+}
+
+/// The highest index acknowledged at least `d` ago (0 if none).
+uint64_t cluster::acked_before(caf::timespan d) {
+  auto cut = sched_->clock().now() - d;
+  uint64_t best = 0;
+  while (!acks_.empty() && acks_.front().first <= cut) {
+    best = acks_.front().second;
+    acks_.pop_front();
+  }
+  if (best > 0)
+    acks_.emplace_front(cut, best); // keep it for the next call
+  return best;
+}
+
+std::string cluster::describe_scenario() const {
+  std::ostringstream os;
+  os << "seed " << opts_.seed << ": " << sc_.nodes << " nodes, drop "
+     << sc_.faults.drop << ", duplicate " << sc_.faults.duplicate << ", delay "
+     << sc_.faults.delay << " up to " << sc_.faults.max_delay.count()
+     << " ms, faults every ~" << sc_.fault_gap.count()
+     << " ms, requests every ~" << sc_.client_gap.count()
+     << " ms, aimed faults " << sc_.crash_voter << "/" << sc_.new_leader_fault
+     << "/" << sc_.commit_fault << ", appends of " << sc_.max_batch_entries
+     << " x " << sc_.max_inflight << ", election " << sc_.election_ticks
+     << " ticks";
+  return os.str();
+}
+
+void cluster::start_cluster() {
+  trace(describe_scenario());
+  bootstrap_disks();
+  driver_ = sys_->spawn(driver, this);
+  add_label(caf::actor_cast<caf::abstract_actor*>(driver_), "driver");
+  caf::delayed_anon_send(driver_, random_gap(sc_.fault_gap), fault_atom::value);
+  caf::delayed_anon_send(driver_, random_gap(sc_.client_gap),
+                         client_atom::value);
+  for (size_t n = 0; n < nodes_.size(); ++n)
+    start_node(n);
+}
+
+/// Records where a check failed (the first failure only).
+void cluster::note_failure() {
+  if (checker_.failure() && fail_step_ == 0) {
+    fail_step_ = step_;
+    fail_ms_ = now_ms();
+  }
+}
+
+void cluster::run_faults() {
+  auto end = start_ + opts_.fault_time;
+  while (!checker_.failure() && sched_->clock().now() < end
+         && step_ < opts_.max_steps && step())
+    ; // every step checks
+}
+
+void cluster::run_until_live() {
+  auto bound = sched_->clock().now() + opts_.liveness_bound;
+  while (!checker_.failure() && !live(nullptr)) {
+    if (sched_->clock().now() > bound || step_ >= opts_.max_steps || !step()) {
+      std::string why;
+      live(&why);
+      checker_.fail(check::liveness,
+                    why + " " + std::to_string(opts_.liveness_bound.count())
+                      + " ms after the faults stopped");
+    }
+  }
+  note_failure();
+}
+
+sim_result cluster::run() {
+  start_cluster();
+  run_faults();
+  if (!checker_.failure()) {
+    calm_down();
+    run_until_live();
+  }
+  if (!checker_.failure()) {
+    checker_.finish();
+    check_reads();
+    note_failure();
+  }
+  auto r = result();
+  shutdown();
+  return r;
+}
+
+sim_result cluster::result() {
+  sim_result r;
+  r.seed = opts_.seed;
+  r.nodes = nodes_.size();
+  if (auto& f = checker_.failure()) {
+    r.ok = false;
+    r.check = f->check;
+    r.detail = f->detail;
+    r.step = fail_step_;
+    r.virtual_ms = fail_ms_;
+  } else {
+    r.step = step_;
+    r.virtual_ms = now_ms();
+  }
+  for (auto& nd : nodes_) {
+    auto& d = *nd.disk->mem;
+    fingerprint_ = fingerprint_ * 31 + d.state.term;
+    for (auto& e : d.entries)
+      fingerprint_ = fingerprint_ * 31 + entry_hash(e);
+  }
+  r.fingerprint = fingerprint_ ^ step_;
+  r.crashes = crashes_;
+  r.acked_writes = checker_.acked_count();
+  r.reads = static_cast<uint64_t>(
+    std::count_if(ops_.begin(), ops_.end(),
+                  [](const client_op& op) { return !op.is_put && op.ok; }));
+  r.max_term = max_term_;
+  r.messages_dropped = net_ ? net_->stats.dropped : 0;
+  return r;
+}
+
+// -- helpers ------------------------------------------------------------------
+
+int64_t cluster::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           sched_->clock().now() - start_)
+    .count();
+}
+
+caf::timespan cluster::random_gap(std::chrono::milliseconds mean) {
+  std::exponential_distribution<double> d{1.0
+                                          / static_cast<double>(mean.count())};
+  auto us = static_cast<int64_t>(d(rng_) * 1000.0);
+  return std::chrono::microseconds{std::max<int64_t>(1, us)};
+}
+
+bool cluster::coin(double p) {
+  return std::uniform_real_distribution<double>{0, 1}(rng_) < p;
+}
+
+void cluster::trace(const std::string& line) {
+  if (opts_.trace)
+    *opts_.trace << "[" << step_ << " " << now_ms() << "ms] " << line
+                 << std::endl;
+}
+
+void cluster::add_label(const caf::abstract_actor* a, std::string name) {
+  if (a)
+    labels_[a->id()] = std::move(name);
+}
+
+void cluster::note_job(caf::resumable* job) {
+  auto* a = dynamic_cast<caf::scheduled_actor*>(job);
+  if (!a)
+    return;
+  fingerprint_ = fingerprint_ * 31 + a->id();
+  if (!opts_.trace)
+    return;
+  auto i = labels_.find(a->id());
+  auto who = i != labels_.end()
+               ? i->second
+               : std::string{a->name()} + "#" + std::to_string(a->id());
+  auto* m = a->mailbox().peek();
+  auto what = m ? caf::to_string(m->content()) : std::string{"(system)"};
+  if (what.size() > 240)
+    what = what.substr(0, 240) + "...";
+  trace(who + " <- " + what);
+}
+
+caf::behavior driver(caf::event_based_actor* self, cluster* c) {
+  return {
+    [=](fault_atom) { c->on_fault_timer(self); },
+    [=](client_atom) { c->on_client_timer(self); },
+    [=](restart_atom, uint64_t n, uint64_t inc) {
+      c->on_restart_timer(static_cast<size_t>(n), inc);
+    },
+    [=](rejoin_atom, uint64_t n) {
+      c->on_rejoin_timer(static_cast<size_t>(n));
+    },
+    [=](resume_atom, uint64_t n, uint64_t inc) {
+      c->on_resume_timer(static_cast<size_t>(n), inc);
+    },
+  };
+}
+
+} // namespace
+
+bool parse_bugs(const std::string& names, bug_switches& out) {
+  std::istringstream in{names};
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    if (name == "vote_before_durable")
+      out.vote_before_durable = true;
+    else if (name == "commit_old_terms")
+      out.commit_old_terms = true;
+    else if (name == "skip_log_check")
+      out.skip_log_check = true;
+    else if (!name.empty() && name != "none")
+      return false;
+  }
+  return true;
+}
+
+sim_result run_simulation(const sim_options& opts) {
+  auto level = g_log_level.load();
+  g_log_level = static_cast<int>(log_level::error) - 1; // the sim reports
+  sim_result r;
+  {
+    cluster c{opts};
+    r = c.run();
+  }
+  g_log_level = level;
+  return r;
+}
+
+std::string describe(const sim_result& r) {
+  std::ostringstream os;
+  os << "seed " << r.seed << " step " << r.step << " (t=" << r.virtual_ms
+     << "ms, " << r.nodes << " nodes)";
+  if (r.ok)
+    os << ": ok";
+  else
+    os << ": " << r.check << ": " << r.detail;
+  return os.str();
+}
+
+} // namespace raftd::sim

@@ -1,0 +1,92 @@
+#pragma once
+// Deterministic cluster simulation: 3 or 5 nodes, each with its real role,
+// persister, replicators and state machine, all in one CAF test_coordinator.
+// Peers talk through the fault-injecting network (tests/sim_network.hpp);
+// clients write and read throughout; the safety checks
+// (tests/sim_checker.hpp) run after every step. All randomness comes from
+// one seed, so a seed replays its run exactly.
+//
+// Each step runs one message of one actor, picked at random among those
+// with mail, or lets a little virtual time pass (timers due fire), or, when
+// nothing is queued, jumps to the next timer. The seed also draws the
+// scenario: cluster size, link faults (drop, duplicate, delay, which
+// reorders), how often faults strike, replication limits, election timeout,
+// each node's clock (up to 10% off).
+//
+// Faults: crash a node (its disk keeps only what its persister wrote; the
+// memory kv starts empty) and restart it later; crash it just as its
+// persister has a write queued; partition nodes (symmetric, one-way, with
+// or without breaking connections); pause a node (SIGSTOP). Aimed faults
+// strike at the moments that matter: right after a vote is granted, as a
+// node becomes leader, at a leader's first commit in its term. Half of the
+// seeds churn leaders this way on purpose (see churn_leaders()).
+//
+// A run has two phases: faults for `fault_time` of virtual time, then calm:
+// every node up and running, every link healed and lossless, and within
+// `liveness_bound` a leader must be elected, a new write acknowledged and
+// applied everywhere, followers must keep up, and every earlier request
+// must have been answered.
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+namespace raftd::sim {
+
+/// Known bugs to switch on (core_config::bugs, role_config).
+struct bug_switches {
+  /// Grant a vote before it is durable (role_config).
+  bool vote_before_durable = false;
+  /// Commit an older term's entry by counting replicas (§5.4.2).
+  bool commit_old_terms = false;
+  /// Accept appends without the §5.3 consistency check.
+  bool skip_log_check = false;
+};
+
+/// Parses "vote_before_durable", "commit_old_terms", "skip_log_check"
+/// (comma-separated); false if a name is unknown.
+bool parse_bugs(const std::string& names, bug_switches& out);
+
+struct sim_options {
+  uint64_t seed = 1;
+  bug_switches bugs;
+  /// Check "durable before reply" at the network (the vote and append
+  /// replies against the voter's and follower's disk).
+  bool check_durable_replies = true;
+  /// Virtual time with faults, then the bound for liveness after them.
+  std::chrono::milliseconds fault_time{3000};
+  std::chrono::milliseconds liveness_bound{10000};
+  /// Stops a run that takes more steps (a guard against a busy loop).
+  uint64_t max_steps = 2'000'000;
+  /// Prints every step, fault and role change to `trace` if not null.
+  std::ostream* trace = nullptr;
+};
+
+struct sim_result {
+  uint64_t seed = 0;
+  bool ok = true;
+  /// The broken check and what was seen (empty if ok).
+  std::string check;
+  std::string detail;
+  /// The step at which the check broke (or the last step) and virtual time.
+  uint64_t step = 0;
+  int64_t virtual_ms = 0;
+  /// A digest of the whole run: equal for two runs of one seed.
+  uint64_t fingerprint = 0;
+  /// What happened, for the summary.
+  size_t nodes = 0;
+  uint64_t crashes = 0;
+  uint64_t acked_writes = 0;
+  uint64_t reads = 0;
+  uint64_t max_term = 0;
+  uint64_t messages_dropped = 0;
+};
+
+/// Runs one seed.
+sim_result run_simulation(const sim_options& opts);
+
+/// "seed 7 step 1234 (t=2.345s): election safety: n1 and n2 both lead ..."
+std::string describe(const sim_result& r);
+
+} // namespace raftd::sim
