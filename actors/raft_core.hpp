@@ -136,6 +136,8 @@ public:
   uint64_t match_of(const node_name& peer) const;
   /// True if `id` votes in the current configuration.
   bool is_voter(const node_name& id) const;
+  /// How many voters make a majority of the current configuration.
+  size_t quorum() const;
   /// Index of the latest configuration entry (0: none).
   uint64_t config_index() const { return config_index_; }
   /// True while the latest configuration is not yet committed: no other
@@ -160,7 +162,6 @@ private:
   void reload_members();
 
   // -- votes -------------------------------------------------------------------
-  size_t quorum() const;
   bool in_lease() const;
 
   core_config cfg_;

@@ -43,14 +43,6 @@ struct pending_write {
   caf::typed_response_promise<uint64_t, bool> del_rp;
 };
 
-/// A linearizable read waiting for the state machine to reach `index`.
-struct pending_read {
-  uint64_t index = 0;
-  std::string key;
-  caf::typed_response_promise<bool, std::string> rp;
-  uint64_t deadline_tick = 0;
-};
-
 /// A linearizable read waiting for its read index (thesis §6.4): a GET here
 /// (`local`) or a follower's read_index request (`remote`).
 struct read_waiter {
@@ -64,6 +56,17 @@ struct read_waiter {
   /// Leader: the heartbeat round whose majority acknowledgement confirms it.
   uint64_t round = 0;
 };
+
+/// Removes and returns the waiters for which `done` holds, in order.
+template <class Pred>
+std::vector<read_waiter> take_if(std::vector<read_waiter>& ws, Pred done) {
+  auto split = std::stable_partition(ws.begin(), ws.end(),
+                                     [&](auto& w) { return !done(w); });
+  std::vector<read_waiter> out(std::make_move_iterator(split),
+                               std::make_move_iterator(ws.end()));
+  ws.erase(split, ws.end());
+  return out;
+}
 
 /// A server being caught up before it joins (thesis §4.2.1): it gets the log
 /// in rounds; once a round ends within an election timeout, it is added.
@@ -95,7 +98,9 @@ struct role_state {
   std::map<uint64_t, pending_write> writes;
   /// (deadline tick, index) in proposal order, for 504 after write_timeout.
   std::deque<std::pair<uint64_t, uint64_t>> write_deadlines;
-  std::vector<pending_read> reads;
+  /// Local reads whose index is known, waiting until the state machine has
+  /// applied that far.
+  std::vector<read_waiter> reads;
 
   /// Logical time: ticks since start.
   uint64_t now_tick = 0;
@@ -502,15 +507,11 @@ void read_local(role_ptr self, const std::string& key,
 
 void serve_reads(role_ptr self) {
   auto& st = self->state;
-  auto& rs = st.reads;
-  auto ready = std::stable_partition(rs.begin(), rs.end(), [&](auto& r) {
-    return r.index > st.applied_index;
+  auto ready = take_if(st.reads, [&](auto& w) {
+    return w.index <= st.applied_index;
   });
-  std::vector<pending_read> go(std::make_move_iterator(ready),
-                               std::make_move_iterator(rs.end()));
-  rs.erase(ready, rs.end());
-  for (auto& r : go)
-    read_local(self, r.key, r.rp);
+  for (auto& w : ready)
+    read_local(self, w.key, w.local);
 }
 
 // -- linearizable reads: ReadIndex (thesis §6.4) ------------------------------
@@ -523,8 +524,7 @@ void complete_read(role_ptr self, read_waiter& w) {
     w.remote.deliver(w.index);
     return;
   }
-  st.reads.push_back(pending_read{w.index, std::move(w.key), w.local,
-                                  w.deadline_tick});
+  st.reads.push_back(std::move(w));
 }
 
 void fail_read(read_waiter& w, const caf::error& err) {
@@ -545,7 +545,7 @@ bool round_confirmed(const role_state& st, uint64_t round) {
              i != st.acked_round.end() && i->second >= round)
       ++acks;
   }
-  return acks >= c.members().size() / 2 + 1;
+  return acks >= c.quorum();
 }
 
 /// Gives waiting reads their index and round, and answers confirmed ones.
@@ -579,13 +579,10 @@ void advance_reads(role_ptr self) {
   if (ask)
     for (auto& [name, r] : st.replicators)
       self->send(r, atom::confirm::value, st.read_round);
-  auto done = std::stable_partition(ws.begin(), ws.end(), [&](auto& w) {
-    return w.index == 0 || !round_confirmed(st, w.round);
+  auto confirmed = take_if(ws, [&](auto& w) {
+    return w.index != 0 && round_confirmed(st, w.round);
   });
-  std::vector<read_waiter> go(std::make_move_iterator(done),
-                              std::make_move_iterator(ws.end()));
-  ws.erase(done, ws.end());
-  for (auto& w : go)
+  for (auto& w : confirmed)
     complete_read(self, w);
   serve_reads(self);
 }
@@ -847,23 +844,11 @@ void expire_waiters(role_state& st) {
                           "not confirmed in time; it may still commit"));
     st.writes.erase(i);
   }
-  auto& rs = st.reads;
-  for (auto i = rs.begin(); i != rs.end();) {
-    if (i->deadline_tick > st.now_tick) {
-      ++i;
-      continue;
-    }
-    i->rp.deliver(make_error(errc::no_leader, "read not confirmed in time"));
-    i = rs.erase(i);
-  }
-  for (auto* ws : {&st.unconfirmed, &st.follower_waiting}) {
-    auto late = std::stable_partition(ws->begin(), ws->end(), [&](auto& w) {
-      return w.deadline_tick > st.now_tick;
-    });
-    for (auto i = late; i != ws->end(); ++i)
-      fail_read(*i, make_error(errc::no_leader, "read not confirmed in time"));
-    ws->erase(late, ws->end());
-  }
+  for (auto* ws : {&st.reads, &st.unconfirmed, &st.follower_waiting})
+    for (auto& w : take_if(*ws, [&](auto& w) {
+           return w.deadline_tick <= st.now_tick;
+         }))
+      fail_read(w, make_error(errc::no_leader, "read not confirmed in time"));
 }
 
 void on_tick(role_ptr self, uint64_t) {
