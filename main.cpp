@@ -168,8 +168,8 @@ void stop_all(node_actors& a) {
   caf::anon_send_exit(a.connector, reason);
 }
 
+/// The one-line error of a failed start (stderr, like the usage errors).
 int fail_start(const std::string& what) {
-  RAFTD_LOG(error, what);
   std::cerr << "raftd: " << what << "\n";
   return 1;
 }
