@@ -107,6 +107,10 @@ struct role_state {
   uint64_t write_timeout_ticks = 0;
   /// One replicator per other member: the link to that peer.
   std::map<node_name, replicator_actor> replicators;
+  /// The configuration entry (index, term) and joining server the
+  /// replicators were last matched to: skip the work when neither changed.
+  std::pair<uint64_t, uint64_t> synced_config{~uint64_t{0}, 0};
+  node_name synced_joining;
   /// Peers whose replicator is connected.
   std::set<node_name> reachable;
   /// The term this node leads as the replicators know it (0: none), and
@@ -312,6 +316,14 @@ replicator_actor make_replicator(role_ptr self, const member& m) {
 /// the log is the one in force).
 void sync_replicators(role_ptr self) {
   auto& st = self->state;
+  auto& c = *st.core;
+  std::pair<uint64_t, uint64_t> config{c.config_index(),
+                                       c.term_at(c.config_index())};
+  auto joining = st.joining ? st.joining->m.name : node_name{};
+  if (config == st.synced_config && joining == st.synced_joining)
+    return; // runs after every step: most steps change no membership
+  st.synced_config = config;
+  st.synced_joining = joining;
   std::set<node_name> want;
   for (auto& m : st.core->members())
     if (m.name != st.core->id())
