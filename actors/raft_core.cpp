@@ -103,6 +103,12 @@ bool raft_core::in_lease() const {
   return !leader_.empty() && election_elapsed_ < cfg_.election_ticks;
 }
 
+bool raft_core::leader_heard_recently() const {
+  if (role_ == role_kind::leader)
+    return true;
+  return !leader_.empty() && election_elapsed_ < cfg_.election_ticks;
+}
+
 // -- ticks ---------------------------------------------------------------------
 
 void raft_core::tick(effects& out) {
@@ -296,7 +302,7 @@ void raft_core::truncate_local(uint64_t from, effects& out) {
   reload_members();
 }
 
-append_response raft_core::handle_append_request(const append_request& req,
+append_response raft_core::handle_append_request(append_request req,
                                                  effects& out) {
   // Meant for whoever had our address before: answer nothing it can use
   // (term 0), and change nothing here.
@@ -328,7 +334,7 @@ append_response raft_core::handle_append_request(const append_request& req,
         continue; // already have it (a duplicate or reordered request)
       truncate_local(e.index, out); // §5.3: delete the conflict and all after
     }
-    append_local(e, out);
+    append_local(std::move(e), out);
   }
   resp.success = true;
   resp.match_index = req.prev_index + req.entries.size();

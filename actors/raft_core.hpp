@@ -95,7 +95,7 @@ public:
   void handle_vote_response(const vote_response& resp, effects& out);
 
   /// AppendEntries receiver (§5.3).
-  append_response handle_append_request(const append_request& req,
+  append_response handle_append_request(append_request req,
                                         effects& out);
 
   /// A replicator reports that `peer` holds the leader's log up to `match`
@@ -121,6 +121,10 @@ public:
   const node_name& id() const { return cfg_.id; }
   /// The leader of the current term, or empty if unknown.
   const node_name& leader() const { return leader_; }
+  /// The leader this server follows has been heard from within the minimum
+  /// election timeout (always true on the leader itself). Past that, it may
+  /// be dead or cut off: clients are better told "no leader" than sent there.
+  bool leader_heard_recently() const;
   hard_state durable_state() const { return {term_, voted_for_}; }
   uint64_t commit_index() const { return commit_index_; }
   uint64_t last_index() const { return log_.size(); }

@@ -135,6 +135,14 @@ struct role_state {
   /// out (one request in flight serves all of them).
   std::vector<read_waiter> follower_waiting;
   std::vector<read_waiter> follower_asking;
+  /// Work batched until the role's mailbox drains (a flush message sent to
+  /// itself comes after everything queued now): committed entries to apply,
+  /// and whether the replicators are owed new entries, a commit index or a
+  /// read round. Under load, one push, one apply and one confirmation then
+  /// serve every client request that arrived meanwhile.
+  bool flush_pending = false;
+  std::vector<log_entry> to_apply;
+  bool confirm_due = false;
   bool failed = false;
 
   /// Replicators live as long as the role: they stop with it.
@@ -248,18 +256,18 @@ void fail_write(pending_write& w, const caf::error& err) {
     w.put_rp.deliver(err);
 }
 
-void answer_write(role_state& st, const log_entry& e, bool found) {
-  auto i = st.writes.find(e.index);
+void answer_write(role_state& st, uint64_t index, uint64_t term, bool found) {
+  auto i = st.writes.find(index);
   if (i == st.writes.end())
     return;
   auto& w = i->second;
-  if (w.term != e.term) {
+  if (w.term != term) {
     // A new leader replaced our entry at this index: it never applied.
     fail_write(w, make_error(errc::superseded, "replaced by a new leader"));
   } else if (w.is_delete) {
-    w.del_rp.deliver(e.index, found);
+    w.del_rp.deliver(index, found);
   } else {
-    w.put_rp.deliver(e.index);
+    w.put_rp.deliver(index);
   }
   st.writes.erase(i);
 }
@@ -268,15 +276,25 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
   if (entries.empty())
     return;
   auto& st = self->state;
-  self->request(st.sm, caf::infinite, atom::apply::value, entries)
+  // The entries move into the message; answering needs only (index, term),
+  // and the observer (tests) a copy.
+  std::vector<std::pair<uint64_t, uint64_t>> ids;
+  ids.reserve(entries.size());
+  for (auto& e : entries)
+    ids.emplace_back(e.index, e.term);
+  std::shared_ptr<std::vector<log_entry>> seen;
+  if (st.cfg.observer.on_applied)
+    seen = std::make_shared<std::vector<log_entry>>(entries);
+  self->request(st.sm, caf::infinite, atom::apply::value, std::move(entries))
     .then(
       [=](const apply_result& r) {
         auto& st = self->state;
-        if (st.cfg.observer.on_applied)
-          st.cfg.observer.on_applied(entries);
+        if (seen)
+          st.cfg.observer.on_applied(*seen);
         st.applied_index = std::max(st.applied_index, r.applied_index);
-        for (size_t i = 0; i < entries.size(); ++i)
-          answer_write(st, entries[i], i < r.found.size() && r.found[i] != 0);
+        for (size_t i = 0; i < ids.size(); ++i)
+          answer_write(st, ids[i].first, ids[i].second,
+                       i < r.found.size() && r.found[i] != 0);
         serve_reads(self);
       },
       [=](caf::error& err) { fail(self, err); });
@@ -349,18 +367,29 @@ void sync_replicators(role_ptr self) {
 
 /// The leader's entries after `after`, as one AppendEntries for any peer
 /// that holds the log up to `after` (the replicator names the receiver).
-append_request new_entries(role_state& st, uint64_t after) {
+append_request new_entries(role_state& st, uint64_t after, uint64_t last) {
   auto& c = *st.core;
   st.round_stamped = true; // it carries the current read round
   append_request req{c.term(), c.id(), after, c.term_at(after), {},
                      c.commit_index(), {}, st.read_round};
-  for (auto i = after + 1; i <= c.last_index(); ++i)
+  req.entries.reserve(last - after);
+  for (auto i = after + 1; i <= last; ++i)
     req.entries.push_back(c.entry(i));
   return req;
 }
 
-/// Tells the replicators whether this node leads, and how far the log goes:
-/// new entries are pushed (built once, shared by every replicator).
+void schedule_flush(role_ptr self) {
+  auto& st = self->state;
+  if (st.flush_pending)
+    return;
+  st.flush_pending = true;
+  self->send(self, atom::flush::value);
+}
+
+void push_to_replicators(role_ptr self);
+
+/// Tells the replicators whether this node leads; new entries and commits go
+/// out at the next flush.
 void drive_replicators(role_ptr self) {
   auto& st = self->state;
   auto& c = *st.core;
@@ -382,19 +411,31 @@ void drive_replicators(role_ptr self) {
                                "leadership lost; it may still commit"));
     st.writes.clear();
   }
-  if (!leading
-      || (c.last_index() == st.told_last && c.commit_index() == st.told_commit))
+  if (leading
+      && (c.last_index() != st.told_last || c.commit_index() != st.told_commit))
+    schedule_flush(self);
+}
+
+/// Tells the replicators how far the log and commit index went since they
+/// were last told: new entries are pushed (built once, shared by every
+/// replicator).
+void push_to_replicators(role_ptr self) {
+  auto& st = self->state;
+  auto& c = *st.core;
+  auto last = c.last_index();
+  if (c.role() != role_kind::leader
+      || (last == st.told_last && c.commit_index() == st.told_commit))
     return;
-  if (c.last_index() > st.told_last && !st.replicators.empty()) {
+  if (last > st.told_last && !st.replicators.empty()) {
     auto msg = caf::make_message(atom::append::value,
-                                 new_entries(st, st.told_last));
+                                 new_entries(st, st.told_last, last));
     for (auto& [name, r] : st.replicators)
       caf::anon_send(caf::actor_cast<caf::actor>(r), msg);
   } else {
     for (auto& [name, r] : st.replicators)
-      self->send(r, atom::pump::value, c.last_index(), c.commit_index());
+      self->send(r, atom::pump::value, last, c.commit_index());
   }
-  st.told_last = c.last_index();
+  st.told_last = last;
   st.told_commit = c.commit_index();
 }
 
@@ -431,7 +472,14 @@ void handle_effects(role_ptr self, effects& e, after_fn reply) {
   if (reply)
     after_writes(st, std::move(reply));
   start_write(self);
-  apply_committed(self, std::move(e.committed));
+  if (!e.committed.empty()) {
+    if (st.to_apply.empty())
+      st.to_apply = std::move(e.committed);
+    else
+      for (auto& x : e.committed)
+        st.to_apply.push_back(std::move(x));
+    schedule_flush(self);
+  }
   sync_replicators(self);
   drive_replicators(self);
   advance_reads(self);
@@ -454,6 +502,11 @@ caf::error not_leader_error(const role_state& st) {
   auto& leader = st.core->leader();
   if (leader.empty())
     return make_error(errc::no_leader, "no leader known");
+  // A leader silent for an election timeout is likely paused, dead or cut
+  // off (an election is due): a redirect there would hang the client.
+  if (!st.core->leader_heard_recently())
+    return make_error(errc::no_leader, "leader " + leader
+                                        + " has not been heard from lately");
   if (auto m = st.core->find_member(leader))
     return make_error(errc::not_leader, m->http_addr);
   return make_error(errc::no_leader, "leader " + leader + " not in config");
@@ -508,13 +561,11 @@ caf::result<uint64_t, bool> on_delete(role_ptr self, std::string key) {
   return propose(self, entry_kind::del, std::move(key), {}, std::move(w), rp);
 }
 
-void read_local(role_ptr self, const std::string& key,
+/// Reads key from the state machine, which answers the client itself (one
+/// hop less than relaying the value back through the role).
+void read_local(role_ptr self, std::string key,
                 caf::typed_response_promise<bool, std::string> rp) {
-  self->request(self->state.sm, caf::infinite, atom::get::value, key)
-    .then([=](bool found, std::string& value) mutable {
-            rp.deliver(found, std::move(value));
-          },
-          [=](caf::error& err) mutable { rp.deliver(err); });
+  rp.delegate(self->state.sm, atom::get::value, std::move(key));
 }
 
 void serve_reads(role_ptr self) {
@@ -523,7 +574,7 @@ void serve_reads(role_ptr self) {
     return w.index <= st.applied_index;
   });
   for (auto& w : ready)
-    read_local(self, w.key, w.local);
+    read_local(self, std::move(w.key), w.local);
 }
 
 // -- linearizable reads: ReadIndex (thesis §6.4) ------------------------------
@@ -588,15 +639,31 @@ void advance_reads(role_ptr self) {
     }
     w.round = st.read_round;
   }
-  if (ask)
-    for (auto& [name, r] : st.replicators)
-      self->send(r, atom::confirm::value, st.read_round);
+  if (ask) {
+    st.confirm_due = true;
+    schedule_flush(self);
+  }
   auto confirmed = take_if(ws, [&](auto& w) {
     return w.index != 0 && round_confirmed(st, w.round);
   });
   for (auto& w : confirmed)
     complete_read(self, w);
   serve_reads(self);
+}
+
+/// The mailbox drained up to the flush message: send what built up.
+void on_flush(role_ptr self) {
+  auto& st = self->state;
+  st.flush_pending = false;
+  push_to_replicators(self);
+  if (st.confirm_due) {
+    st.confirm_due = false;
+    if (st.core->role() == role_kind::leader)
+      for (auto& [name, r] : st.replicators)
+        self->send(r, atom::confirm::value, st.read_round);
+  }
+  apply_committed(self, std::move(st.to_apply));
+  st.to_apply.clear();
 }
 
 /// Follower: asks the leader for a read index on behalf of every read
@@ -606,7 +673,8 @@ void ask_read_index(role_ptr self) {
   if (!st.follower_asking.empty() || st.follower_waiting.empty())
     return;
   auto i = st.replicators.find(st.core->leader());
-  if (st.core->leader().empty() || i == st.replicators.end()) {
+  if (st.core->leader().empty() || i == st.replicators.end()
+      || !st.core->leader_heard_recently()) {
     for (auto& w : st.follower_waiting)
       fail_read(w, make_error(errc::no_leader, "no leader known"));
     st.follower_waiting.clear();
@@ -656,7 +724,7 @@ caf::result<bool, std::string> on_get(role_ptr self, std::string key,
     return err;
   auto rp = self->make_response_promise<bool, std::string>();
   if (mode == read_mode::stale) {
-    read_local(self, key, rp); // the seed's local read
+    read_local(self, std::move(key), rp); // the seed's local read
     return rp;
   }
   read_waiter w;
@@ -919,14 +987,15 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
       handle_effects(self, e, [rp, resp]() mutable { rp.deliver(resp); });
       return rp;
     },
-    [=](atom::append, const append_request& req) {
+    [=](atom::append, append_request& req) {
       effects e;
-      auto resp = self->state.core->handle_append_request(req, e);
+      auto resp = self->state.core->handle_append_request(std::move(req), e);
       auto rp = self->make_response_promise<append_response>();
       handle_effects(self, e, [rp, resp]() mutable { rp.deliver(resp); });
       return rp;
     },
     [=](atom::tick, uint64_t n) { on_tick(self, n); },
+    [=](atom::flush) { on_flush(self); },
     [=](atom::entries, uint64_t term, uint64_t from) {
       return next_append(self->state, term, from);
     },

@@ -199,7 +199,7 @@ void send_append(repl_ptr self, append_request req) {
   st.sent_recently = true;
   st.heartbeat_due = false;
   auto epoch = st.progress.epoch;
-  self->request(st.peer, caf::infinite, atom::append::value, req)
+  self->request(st.peer, caf::infinite, atom::append::value, std::move(req))
     .then(
       [=](const append_response& r) { on_append_response(self, r, epoch); },
       [=](caf::error&) {

@@ -43,6 +43,7 @@ using peer = caf::atom_constant<caf::atom("peer")>;
 using heartbeat = caf::atom_constant<caf::atom("heartbeat")>;
 using read_index = caf::atom_constant<caf::atom("read_index")>;
 using confirm = caf::atom_constant<caf::atom("confirm")>;
+using flush = caf::atom_constant<caf::atom("flush")>;
 } // namespace atom
 
 // -- the public face of a node -------------------------------------------------
@@ -135,6 +136,9 @@ using replicator_actor = caf::typed_actor<
 using role_actor = node_actor::extend<
   // Drives election and heartbeat timers: one logical tick.
   caf::reacts_to<atom::tick, uint64_t>,
+  // Sent to itself: the messages queued before it are handled, so the new
+  // entries, commit index and read round they produced go out together.
+  caf::reacts_to<atom::flush>,
   // A replicator asks for the next AppendEntries to `peer`'s log from index
   // `from`, in leader term `term` (refused if this node no longer leads it).
   caf::replies_to<atom::entries, uint64_t, uint64_t>::with<append_request>,

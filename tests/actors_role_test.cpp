@@ -3,6 +3,8 @@
 #define CAF_SUITE actors.role
 #include <caf/test/dsl.hpp>
 
+#include <map>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -72,6 +74,54 @@ connector_actor::behavior_type no_connector() {
   };
 }
 
+/// What the fake peers were sent: AppendEntries carrying entries, by peer.
+struct seen_appends {
+  std::map<std::string, std::vector<size_t>> batches;
+};
+
+/// A peer that holds whatever it is sent and says so at once.
+node_actor::behavior_type fake_peer(std::string name,
+                                    std::shared_ptr<seen_appends> seen) {
+  auto refuse = [] { return make_error(errc::bad_request, "fake peer"); };
+  return {
+    [=](atom::put, const std::string&, const std::string&)
+      -> caf::result<uint64_t> { return refuse(); },
+    [=](atom::del, const std::string&) -> caf::result<uint64_t, bool> {
+      return refuse();
+    },
+    [=](atom::get, const std::string&, read_mode)
+      -> caf::result<bool, std::string> { return refuse(); },
+    [=](atom::status) -> caf::result<node_status> { return refuse(); },
+    [=](atom::join, const member&) -> caf::result<uint64_t> {
+      return refuse();
+    },
+    [=](atom::leave, const node_name&) -> caf::result<uint64_t> {
+      return refuse();
+    },
+    [=](atom::vote, const vote_request& r) -> vote_response {
+      return {r.term, name, true, r.pre_vote};
+    },
+    [=](atom::append, const append_request& r) -> append_response {
+      if (!r.entries.empty())
+        seen->batches[name].push_back(r.entries.size());
+      return {r.term, name, true, r.prev_index + r.entries.size(), 0, 0,
+              r.read_round};
+    },
+    [=](atom::read_index) -> caf::result<uint64_t> { return refuse(); },
+  };
+}
+
+/// A connector to fake peers named by their address ("b:81" is b).
+connector_actor::behavior_type fake_connector(
+  connector_actor::pointer self, std::shared_ptr<seen_appends> seen) {
+  return {
+    [=](atom::connect, const std::string& host, uint16_t)
+      -> caf::result<node_actor> {
+      return self->spawn(fake_peer, host, seen);
+    },
+  };
+}
+
 struct fixture : test_coordinator_fixture<> {
   std::shared_ptr<memory_log_disk> disk = std::make_shared<memory_log_disk>();
   std::shared_ptr<held_writes> hw = std::make_shared<held_writes>();
@@ -82,6 +132,8 @@ struct fixture : test_coordinator_fixture<> {
   role_actor role;
   connector_actor connector;
   int fatal_calls = 0;
+  /// Set before start(): peers answer through fake_connector.
+  std::shared_ptr<seen_appends> peers;
 
   /// Starts a node from what `disk` holds; `ids` is the configuration
   /// written at index 1 when the disk is empty (default: just "a").
@@ -109,7 +161,8 @@ struct fixture : test_coordinator_fixture<> {
     rc.self = member{"a", "a:80", "a:81"};
     rc.write_timeout = 200ms;
     rc.on_fatal = [this](const caf::error&) { ++fatal_calls; };
-    rc.connector = sys.spawn(no_connector);
+    rc.connector = peers ? sys.spawn(fake_connector, peers)
+                         : sys.spawn(no_connector);
     connector = rc.connector;
     role = spawn_raft_role(sys, rc, std::move(core), persister, sm,
                            kv->applied_index(), ids.size() == 1);
@@ -390,6 +443,29 @@ CAF_TEST(a follower without a leader refuses linearizable reads 6.4) {
   sched.run();
   CAF_REQUIRE(read->done);
   CAF_CHECK(is(read->err, errc::no_leader));
+}
+
+CAF_TEST(writes queued together reach each peer in one append) {
+  peers = std::make_shared<seen_appends>();
+  start({"a", "b", "c"});
+  ticks(30); // an election with peers that vote yes and hold everything
+  CAF_REQUIRE_EQUAL(status().state, "leader");
+  CAF_REQUIRE_EQUAL(status().commit_index, 2u); // the no-op
+  auto before = peers->batches["b"].size();
+  std::vector<std::shared_ptr<outcome<uint64_t>>> puts;
+  for (int i = 0; i < 5; ++i)
+    puts.push_back(ask<uint64_t>(role, atom::put::value,
+                                 "k" + std::to_string(i), std::string{"v"}));
+  sched.run();
+  // The five requests sat in the role's mailbox together: one push, not
+  // five (the flush after them sends what they produced).
+  auto& b = peers->batches["b"];
+  CAF_REQUIRE_EQUAL(b.size(), before + 1);
+  CAF_CHECK_EQUAL(b.back(), 5u);
+  CAF_CHECK_EQUAL(peers->batches["c"].back(), 5u);
+  for (auto& p : puts)
+    CAF_CHECK(p->done && !p->err);
+  CAF_CHECK_EQUAL(status().applied_index, 7u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

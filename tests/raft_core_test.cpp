@@ -251,6 +251,21 @@ CAF_TEST(a follower with a live leader ignores disruptive candidates 4.2.3) {
               .granted);
 }
 
+CAF_TEST(a follower stops vouching for a leader silent for a timeout 6.2) {
+  auto c = make_core("b", {"a", "b", "c"}, {1});
+  effects out;
+  c.handle_append_request(append(1, "a", 1, 1, {}, 1), out);
+  CAF_CHECK(c.leader_heard_recently());
+  for (int i = 0; i < 9; ++i)
+    c.tick(out);
+  CAF_CHECK(c.leader_heard_recently()); // heartbeats may still come
+  c.tick(out);
+  CAF_CHECK(!c.leader_heard_recently()); // clients should not be sent there
+  CAF_CHECK_EQUAL(c.leader(), "a");      // though it may still lead
+  c.handle_append_request(append(1, "a", 1, 1, {}, 1), out);
+  CAF_CHECK(c.leader_heard_recently());
+}
+
 CAF_TEST(a leader without a majority steps down check quorum thesis 6.2) {
   core_config cfg;
   cfg.id = "a";
