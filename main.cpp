@@ -179,11 +179,11 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   caf::actor_system_config acfg;
   acfg.load<caf::io::middleman>();
   register_types(acfg);
-  // One scheduler worker: the blocking work (fsync, LevelDB) runs on the
-  // persister's and state machine's own threads, and the broker and BASP on
-  // the multiplexer's; a second worker only adds hand-offs between cores
-  // (bench/RESULTS.md: 8-12 fewer context switches per write, 10-25% less
-  // leader CPU). RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
+  // One scheduler worker: the blocking work (fsync) runs on the persister's
+  // own thread, and the broker and BASP on the multiplexer's; a second
+  // worker only adds hand-offs between cores (bench/RESULTS.md: 8-12 fewer
+  // context switches per write, 10-25% less leader CPU).
+  // RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
   auto threads = std::getenv("RAFTD_SCHEDULER_THREADS");
   acfg.set("scheduler.max-threads",
            size_t{threads ? std::strtoul(threads, nullptr, 10) : 1});
@@ -194,6 +194,12 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   auto policy = std::getenv("RAFTD_SCHEDULER_POLICY");
   acfg.set("scheduler.policy", caf::atom_from_string(policy ? policy
                                                             : "sharing"));
+  // Deserialize peer messages on the multiplexer thread, where they arrive,
+  // rather than hand each to a middleman worker thread first (one hand-off
+  // less per AppendEntries and per ack; bench/RESULTS.md, 2026-11-27 07:45).
+  auto mm_workers = std::getenv("RAFTD_MIDDLEMAN_WORKERS");
+  acfg.set("middleman.workers",
+           size_t{mm_workers ? std::strtoul(mm_workers, nullptr, 10) : 0});
   // CAF notices neither a hung peer nor a hung connect without heartbeats
   // (caf-0.17-guide §4): a silent connection is dropped after the timeout.
   acfg.set("middleman.heartbeat-interval",
@@ -205,7 +211,16 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
               cfg.host + ":" + std::to_string(cfg.raft_port)};
   node_actors a;
   a.persister = spawn_persister(sys, std::move(dd.log));
-  a.sm = spawn_state_machine(sys, std::move(dd.kv));
+  // The state machine runs on the scheduler worker, beside the role: its
+  // LevelDB calls are unsynced memtable writes and reads from the page
+  // cache, and a thread of its own cost a wake-up per batch applied and per
+  // read (bench/RESULTS.md, 2026-11-27 07:45: ~8% more writes and reads per
+  // CPU second). RAFTD_SM_DETACHED=1 gives it its own thread again.
+  {
+    auto v = std::getenv("RAFTD_SM_DETACHED");
+    a.sm = spawn_state_machine(sys, std::move(dd.kv),
+                               v && std::string{v} == "1");
+  }
   role_config rc;
   rc.self = self;
   rc.tick_interval = tick_interval(cfg);
