@@ -179,8 +179,9 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   caf::actor_system_config acfg;
   acfg.load<caf::io::middleman>();
   register_types(acfg);
-  // One scheduler worker: the blocking work (fsync) runs on the persister's
-  // own thread, and the broker and BASP on the multiplexer's; a second
+  // One scheduler worker: the blocking work (fsync, LevelDB) runs on the
+  // persister's and state machine's own threads, and the broker and BASP on
+  // the multiplexer's; a second
   // worker only adds hand-offs between cores (bench/RESULTS.md: 8-12 fewer
   // context switches per write, 10-25% less leader CPU).
   // RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
@@ -211,15 +212,15 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
               cfg.host + ":" + std::to_string(cfg.raft_port)};
   node_actors a;
   a.persister = spawn_persister(sys, std::move(dd.log));
-  // The state machine runs on the scheduler worker, beside the role: its
-  // LevelDB calls are unsynced memtable writes and reads from the page
-  // cache, and a thread of its own cost a wake-up per batch applied and per
-  // read (bench/RESULTS.md, 2026-11-27 07:45: ~8% more writes and reads per
-  // CPU second). RAFTD_SM_DETACHED=1 gives it its own thread again.
+  // The state machine keeps a thread of its own. On the scheduler worker it
+  // saved ~8% CPU per write (bench/RESULTS.md, 07:45), but a LevelDB write
+  // stall (compaction behind under a load of new keys) then blocks the role
+  // too: no heartbeats, and the leader is lost (a 1M-key load stalled at
+  // 08:45). RAFTD_SM_DETACHED=0 runs it on the worker, for benchmarking.
   {
     auto v = std::getenv("RAFTD_SM_DETACHED");
     a.sm = spawn_state_machine(sys, std::move(dd.kv),
-                               v && std::string{v} == "1");
+                               !(v && std::string{v} == "0"));
   }
   role_config rc;
   rc.self = self;

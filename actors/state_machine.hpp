@@ -18,9 +18,8 @@ struct state_machine_state {
 };
 
 /// The KV STATE MACHINE: applies committed entries in order and serves
-/// local reads. Its LevelDB calls are unsynced writes and cached reads: short
-/// enough for a scheduled actor (the daemon's choice, main.cpp); `detached`
-/// gives it a thread of its own.
+/// local reads. The daemon spawns it `detached`: a LevelDB write can stall
+/// behind compaction, and must not stall the role with it (main.cpp).
 state_machine_actor::behavior_type
 state_machine(state_machine_actor::stateful_pointer<state_machine_state> self,
               std::shared_ptr<kv_store> store);
