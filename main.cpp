@@ -181,10 +181,9 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   register_types(acfg);
   // One scheduler worker: the blocking work (fsync, LevelDB) runs on the
   // persister's and state machine's own threads, and the broker and BASP on
-  // the multiplexer's; a second
-  // worker only adds hand-offs between cores (bench/RESULTS.md: 8-12 fewer
-  // context switches per write, 10-25% less leader CPU).
-  // RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
+  // the multiplexer's; a second worker only adds hand-offs between cores
+  // (bench/RESULTS.md: 8-12 fewer context switches per write, 10-25% less
+  // leader CPU). RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
   auto threads = std::getenv("RAFTD_SCHEDULER_THREADS");
   acfg.set("scheduler.max-threads",
            size_t{threads ? std::strtoul(threads, nullptr, 10) : 1});
@@ -216,7 +215,7 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   // saved ~8% CPU per write (bench/RESULTS.md, 07:45), but a LevelDB write
   // stall (compaction behind under a load of new keys) then blocks the role
   // too: no heartbeats, and the leader is lost (a 1M-key load stalled at
-  // 08:45). RAFTD_SM_DETACHED=0 runs it on the worker, for benchmarking.
+  // 08:43). RAFTD_SM_DETACHED=0 runs it on the worker, for benchmarking.
   {
     auto v = std::getenv("RAFTD_SM_DETACHED");
     a.sm = spawn_state_machine(sys, std::move(dd.kv),
