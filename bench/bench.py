@@ -289,6 +289,21 @@ class FsyncCounter:
 # -- clusters ---------------------------------------------------------------------
 
 
+def missing_keys(port, n, path_pattern):
+    """Which i in 0..n-1 have no 200 at path_pattern % i on 127.0.0.1:port,
+    over one keep-alive connection."""
+    conn = harness.http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    missing = []
+    try:
+        for i in range(n):
+            st, _, _ = harness.conn_request(conn, "GET", path_pattern % i)
+            if st != 200:
+                missing.append(i)
+    finally:
+        conn.close()
+    return missing
+
+
 class RaftdCluster:
     name = "raftd"
 
@@ -331,19 +346,8 @@ class RaftdCluster:
 
     def check_keys(self, n, prefix="k"):
         """Keys of 0..n-1 absent on the leader (stale reads)."""
-        port, _ = self.leader()
-        conn = harness.http.client.HTTPConnection("127.0.0.1", port,
-                                                  timeout=5)
-        missing = []
-        try:
-            for i in range(n):
-                st, _, _ = harness.conn_request(
-                    conn, "GET", "/db/%s%d?consistency=stale" % (prefix, i))
-                if st != 200:
-                    missing.append(i)
-        finally:
-            conn.close()
-        return missing
+        return missing_keys(self.leader()[0], n,
+                            "/db/%s%%d?consistency=stale" % prefix)
 
     def put(self, key, value):
         port, _ = self.leader()
@@ -428,19 +432,7 @@ class EtcdCluster:
              timeout, "etcd followers caught up", interval=0.2)
 
     def check_keys(self, n, prefix="k"):
-        port, _ = self.leader()
-        conn = harness.http.client.HTTPConnection("127.0.0.1", port,
-                                                  timeout=5)
-        missing = []
-        try:
-            for i in range(n):
-                st, _, _ = harness.conn_request(
-                    conn, "GET", "/v2/keys/%s%d" % (prefix, i))
-                if st != 200:
-                    missing.append(i)
-        finally:
-            conn.close()
-        return missing
+        return missing_keys(self.leader()[0], n, "/v2/keys/%s%%d" % prefix)
 
     def put(self, key, value):
         port, _ = self.leader()
@@ -891,23 +883,9 @@ def run_probe():
     return probe
 
 
-def listenable(port):
-    """True unless something listens on (or holds) 127.0.0.1:port; with
-    SO_REUSEADDR, as the servers bind, so TIME_WAIT leftovers don't count."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 def check_ports():
     busy = [p for p in RAFTD_HTTP + RAFTD_PEER + ETCD_CLIENT + ETCD_PEER
-            if not listenable(p)]
+            if not harness.bindable(p, reuse=True)]
     if busy:
         raise SystemExit("bench: loopback ports in use: %s (another bench "
                          "run?)" % busy)

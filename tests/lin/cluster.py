@@ -519,13 +519,9 @@ class Node:
         self.signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=timeout)
+            self.paused = False
         except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        self.paused = False
+            self.kill9()
 
     def status(self, timeout=1.0):
         """GET /status as a dict, or None."""

@@ -60,8 +60,13 @@ def make_tmp_dir(prefix="raftd-proc-"):
 # -- ports ----------------------------------------------------------------------
 
 
-def _bindable(port):
+def bindable(port, reuse=False):
+    """True unless something listens on (or holds) 127.0.0.1:port. With
+    reuse (SO_REUSEADDR, as the servers bind), TIME_WAIT leftovers don't
+    count."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if reuse:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", port))
         return True
@@ -79,7 +84,7 @@ def free_port_pair(tries=200):
         p = random.randint(20000, 31000)
         if p in _used_ports or p + 1000 in _used_ports:
             continue
-        if _bindable(p) and _bindable(p + 1000):
+        if bindable(p) and bindable(p + 1000):
             _used_ports.update((p, p + 1000))
             return p, p + 1000
     raise RuntimeError("no free loopback port pair found in 20000-31000")
@@ -89,7 +94,7 @@ def closed_port():
     """A loopback port nobody listens on (bindable now, then released)."""
     for _ in range(200):
         p = random.randint(20000, 31000)
-        if p not in _used_ports and _bindable(p):
+        if p not in _used_ports and bindable(p):
             _used_ports.add(p)
             return p
     raise RuntimeError("no closed loopback port found")
