@@ -96,11 +96,7 @@ size_t raft_core::quorum() const {
 // neither grants votes nor adopts a higher term (thesis §4.2.3, §9.6): a
 // partitioned or restarted server cannot depose a healthy leader.
 bool raft_core::in_lease() const {
-  if (!cfg_.check_quorum)
-    return false;
-  if (role_ == role_kind::leader)
-    return true;
-  return !leader_.empty() && election_elapsed_ < cfg_.election_ticks;
+  return cfg_.check_quorum && leader_heard_recently();
 }
 
 bool raft_core::leader_heard_recently() const {
