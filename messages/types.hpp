@@ -182,8 +182,8 @@ typename Inspector::result_type inspect(Inspector& f, persist_batch& x) {
            x.truncate_from, x.entries);
 }
 
-/// The outcome of applying one batch: `found[i]` tells, for entry i, whether
-/// its key existed before (used for DELETE's 404).
+/// The outcome of applying one batch: `found[i]` tells, for a delete at
+/// entry i, whether its key existed before (DELETE's 404); 0 for the rest.
 struct apply_result {
   uint64_t applied_index = 0;
   std::vector<uint8_t> found;

@@ -1,5 +1,6 @@
 #include "storage/kv_store.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <unordered_map>
@@ -46,8 +47,11 @@ caf::error check_entries(const std::vector<log_entry>& es, uint64_t applied) {
   return {};
 }
 
-/// Validates the batch and computes `found` for every entry, following the
-/// batch's own effects so a later entry sees an earlier one.
+/// Validates the batch and computes `found` for every delete, following the
+/// batch's own effects so a later delete sees an earlier put or delete. Puts
+/// look nothing up: no answer uses their `found`, and a lookup per put (a
+/// LevelDB Get through the memtable and the tables) was the largest single
+/// cost of applying writes.
 caf::expected<apply_plan> plan_apply(const std::vector<log_entry>& es,
                                      uint64_t applied,
                                      const exists_fn& exists) {
@@ -58,12 +62,21 @@ caf::expected<apply_plan> plan_apply(const std::vector<log_entry>& es,
   plan.result.found.assign(es.size(), 0);
   while (plan.first_new < es.size() && es[plan.first_new].index <= applied)
     ++plan.first_new;
+  if (plan.first_new < es.size())
+    plan.result.applied_index = es.back().index;
+  auto is_del = [](const log_entry& e) { return e.kind == entry_kind::del; };
+  auto first_del = std::find_if(es.begin() + plan.first_new, es.end(), is_del);
+  if (first_del == es.end())
+    return plan; // only puts (and noops): nothing to look up
   std::unordered_map<std::string, bool> present; // keys the batch touched
   for (auto i = plan.first_new; i < es.size(); ++i) {
     auto& e = es[i];
-    plan.result.applied_index = e.index;
     if (e.kind != entry_kind::put && e.kind != entry_kind::del)
       continue;
+    if (e.kind == entry_kind::put) {
+      present[e.key] = true;
+      continue;
+    }
     auto known = present.find(e.key);
     if (known != present.end()) {
       plan.result.found[i] = known->second;
@@ -73,10 +86,19 @@ caf::expected<apply_plan> plan_apply(const std::vector<log_entry>& es,
         return before.error();
       plan.result.found[i] = *before;
     }
-    present[e.key] = e.kind == entry_kind::put;
+    present[e.key] = false;
   }
   return plan;
 }
+
+/// The kv database's memtable. Applying a put inserts into LevelDB's skip
+/// list, and with random keys each insert chases pointers down the whole
+/// list: in a 4 MiB table (LevelDB's default) those loads miss the CPU
+/// caches, and the skip-list search took 8.4% of a 3-node cluster's CPU at
+/// 64 connections. A 256 KiB table stays in cache (1.4% in the same
+/// profile) at the price of more, smaller flushes to level 0; at 64 KiB the
+/// flushes cost more than they saved (bench/RESULTS.md, 2026-11-27 09:25).
+constexpr size_t kv_write_buffer_bytes = 256 << 10;
 
 caf::error failed_before(const caf::error& first) {
   return make_error(errc::storage_failed,
@@ -218,7 +240,8 @@ kv_store::~kv_store() {
 caf::expected<std::unique_ptr<kv_store>>
 open_leveldb_kv_store(const std::string& dir, bool create,
                       leveldb::Env* env) {
-  auto db = detail::open_db(dir, create, env, "kv database");
+  auto db = detail::open_db(dir, create, env, "kv database",
+                            kv_write_buffer_bytes);
   if (!db)
     return db.error();
   auto store = std::make_unique<leveldb_kv_store>(std::move(*db), dir);

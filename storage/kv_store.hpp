@@ -64,10 +64,11 @@ public:
   /// written). put: key := value; del: erase key; noop and config: only
   /// advance the index. An entry of unknown kind: errc::bad_request.
   ///
-  /// `found[i]` (one per entry) tells whether entry i's key existed just
-  /// before entry i was applied, so a later entry in the batch sees the
-  /// earlier ones (put k, del k: the del's found is true). It is false for
-  /// skipped entries (their effect is long applied) and for noop/config.
+  /// `found[i]` (one per entry) tells, for a del, whether its key existed
+  /// just before entry i was applied, so a del sees the earlier entries of
+  /// the batch (put k, del k: the del's found is true). It is false for
+  /// puts (nothing asks; looking each key up would cost a read per write),
+  /// skipped entries (their effect is long applied) and noop/config.
   /// `applied_index` is the applied index after the batch.
   virtual caf::expected<apply_result>
   apply(const std::vector<log_entry>& entries) = 0;

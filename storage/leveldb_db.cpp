@@ -166,7 +166,8 @@ void db_closer::operator()(leveldb::DB* db) const {
 }
 
 caf::expected<db_ptr> open_db(const std::string& dir, bool create,
-                              leveldb::Env* env, const std::string& what) {
+                              leveldb::Env* env, const std::string& what,
+                              size_t write_buffer_size) {
   auto full_what = what + " " + dir;
   if (env == nullptr)
     env = leveldb::Env::Default();
@@ -181,6 +182,8 @@ caf::expected<db_ptr> open_db(const std::string& dir, bool create,
   opts.create_if_missing = create;
   opts.paranoid_checks = true;
   opts.env = wrapped.get();
+  if (write_buffer_size != 0)
+    opts.write_buffer_size = write_buffer_size;
   leveldb::DB* raw = nullptr;
   auto s = leveldb::DB::Open(opts, dir, &raw);
   if (!s.ok()) {

@@ -48,7 +48,10 @@ leveldb::ReadOptions checked_reads();
 /// non-empty without one, is corrupt_data. An empty database (just created,
 /// or created by a run that stopped before stamping it) gets the current
 /// version in a synced write.
+///
+/// `write_buffer_size` sets LevelDB's memtable size (0: LevelDB's 4 MiB).
 caf::expected<db_ptr> open_db(const std::string& dir, bool create,
-                              leveldb::Env* env, const std::string& what);
+                              leveldb::Env* env, const std::string& what,
+                              size_t write_buffer_size = 0);
 
 } // namespace raftd::detail
