@@ -253,6 +253,9 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   hc.idle_timeout = cfg.idle_timeout;
   hc.max_value_size = cfg.max_value_size;
   hc.request_timeout = cfg.write_timeout + std::chrono::seconds{1};
+  // RAFTD_DIRECT_WRITES=0 sends every answer through CAF, for benchmarking.
+  if (auto v = std::getenv("RAFTD_DIRECT_WRITES"); v && std::string{v} == "0")
+    hc.direct_writes = false;
   auto http = spawn_http_acceptor(sys, caf::actor_cast<node_actor>(a.role), hc);
   if (!http) {
     stop_all(a);

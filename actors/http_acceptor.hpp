@@ -36,6 +36,10 @@ struct http_config {
   /// 504 (its outcome is unknown) and a read 503. Longer than -write-timeout,
   /// so that the node normally answers outcome_unknown itself first.
   std::chrono::milliseconds request_timeout{6000};
+  /// Write answers straight to the socket while CAF holds none of the
+  /// connection's bytes (fewer system calls per answer); false: every
+  /// answer goes through CAF's send buffers.
+  bool direct_writes = true;
 };
 
 /// Binds `cfg.host:cfg.port` (SO_REUSEADDR) and spawns the acceptor, which

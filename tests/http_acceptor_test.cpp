@@ -180,9 +180,13 @@ std::string lower(std::string s) {
 
 class client {
 public:
-  explicit client(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+  /// `rcvbuf` > 0: the socket's receive buffer (SO_RCVBUF) in bytes.
+  explicit client(uint16_t port, int rcvbuf = 0)
+    : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
     timeval tv{socket_timeout_ms / 1000, (socket_timeout_ms % 1000) * 1000};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (rcvbuf > 0)
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -350,9 +354,63 @@ struct fixture {
   }
 };
 
+/// Pipelines large distinct answers with small ones between them to a
+/// client with a small receive buffer: the acceptor's writes fill the socket,
+/// the rest waits in CAF's buffers (with direct writes: the first answers
+/// went straight to the socket). Every answer must arrive whole and in
+/// order, and the connection must serve requests after the backlog drained.
+void check_order_through_a_full_socket(fixture& f, bool direct_writes) {
+  http_config hc;
+  hc.direct_writes = direct_writes;
+  f.start(hc);
+  client c{f.port, 4096};
+  constexpr int n = 24;
+  auto value = [](int i) {
+    std::string v(256 << 10, static_cast<char>('a' + i));
+    v.replace(0, 8, "value" + std::to_string(100 + i));
+    return v;
+  };
+  for (int i = 0; i < n; ++i) {
+    auto r = c.ask(put("/db/big" + std::to_string(i), value(i)));
+    CAF_REQUIRE(r);
+    CAF_REQUIRE_EQUAL(r->status, 200);
+  }
+  auto small = c.ask(put("/db/small", "s"));
+  CAF_REQUIRE(small);
+  std::string all;
+  for (int i = 0; i < n; ++i)
+    all += get("/db/big" + std::to_string(i)) + get("/db/small")
+           + get("/db/none");
+  c.send(all);
+  for (int i = 0; i < n; ++i) {
+    auto r = c.read();
+    CAF_REQUIRE(r);
+    CAF_CHECK(r->body == value(i));
+    r = c.read();
+    CAF_REQUIRE(r);
+    CAF_CHECK_EQUAL(r->body, "s");
+    r = c.read();
+    CAF_REQUIRE(r);
+    CAF_CHECK_EQUAL(r->status, 404);
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.ask(get("/db/big" + std::to_string(i)));
+    CAF_REQUIRE(r);
+    CAF_CHECK(r->body == value(i));
+  }
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(acceptor_tests, fixture)
+
+CAF_TEST(answers keep their order through a full socket) {
+  check_order_through_a_full_socket(*this, true);
+}
+
+CAF_TEST(answers keep their order through a full socket without direct writes) {
+  check_order_through_a_full_socket(*this, false);
+}
 
 CAF_TEST(set get delete and 404) {
   start();
