@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <iterator>
 #include <sstream>
 
 namespace raftd {
@@ -44,7 +45,8 @@ raft_core::raft_core(core_config cfg, hard_state hs, std::vector<log_entry> log,
     rng_(cfg_.seed),
     term_(hs.term),
     voted_for_(std::move(hs.voted_for)),
-    log_(std::move(log)) {
+    log_(std::make_move_iterator(log.begin()),
+         std::make_move_iterator(log.end())) {
   // What was loaded is on disk; what the state machine applied was committed.
   stable_index_ = log_.size();
   commit_index_ = std::min<uint64_t>(applied, log_.size());
