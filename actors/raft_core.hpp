@@ -178,9 +178,9 @@ private:
   /// Who got this server's vote in `term_` (§5.2); durable with `term_`.
   node_name voted_for_;
   /// The log; entry i is log_[i - 1] (no compaction yet). A deque, not a
-  /// vector: a vector doubling at 2^20 entries moved the whole log in one
-  /// step (40 ms on a quiet machine, longer on a busy one, with the leader
-  /// silent meanwhile); twice a bench load lost its leader right there.
+  /// vector: a vector that doubles moves the whole log in one step (40 ms
+  /// at 2^20 entries on a quiet machine, more on a busy one or a longer
+  /// log), and the role is silent meanwhile.
   std::deque<log_entry> log_;
   /// Highest index known durable on this server's disk.
   uint64_t stable_index_ = 0;

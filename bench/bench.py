@@ -357,6 +357,33 @@ class RaftdCluster:
         """The leader's commit index (for load progress)."""
         return json.loads(http("GET", port, "/status")[2])["commit_index"]
 
+    def is_leader(self, port):
+        """False once the node on `port` says it is not the leader; None
+        when it does not answer in time (busy, not evidence)."""
+        try:
+            return json.loads(http("GET", port, "/status", timeout=2)[2]) \
+                ["state"] == "leader"
+        except harness.TRANSIENT_ERRORS + (ValueError, KeyError):
+            return None
+
+    def describe(self):
+        """One line per node: role, term, leader, commit/applied/last index,
+        and the last lines of its log, for a load that lost its leader."""
+        lines = []
+        for n in self.nodes:
+            try:
+                d = json.loads(http("GET", n.port, "/status", timeout=2)[2])
+                lines.append("  port %d: %s term %s leader %s commit %s "
+                             "applied %s last %s" % (
+                                 n.port, d["state"], d["term"], d["leader"],
+                                 d["commit_index"], d["applied_index"],
+                                 d["last_index"]))
+            except harness.TRANSIENT_ERRORS + (ValueError, KeyError) as e:
+                lines.append("  port %d: no status (%r)" % (n.port, e))
+            tail = n.stderr_text().strip().splitlines()[-4:]
+            lines += ["    " + t for t in tail]
+        return "\n".join(lines)
+
     def stop(self):
         self.cluster.stop_all()
 
@@ -424,6 +451,26 @@ class EtcdCluster:
         return int(hdrs.get("x-etcd-index", "0"))
 
     progress = index
+
+    def is_leader(self, port):
+        try:
+            st, _, body = http("GET", port, "/v2/stats/self", timeout=2)
+            return st == 200 and json.loads(body).get("state") == "StateLeader"
+        except harness.TRANSIENT_ERRORS + (ValueError,):
+            return None
+
+    def describe(self):
+        lines = []
+        for port in ETCD_CLIENT:
+            try:
+                st, _, body = http("GET", port, "/v2/stats/self", timeout=2)
+                d = json.loads(body)
+                lines.append("  port %d: %s, leader %s" % (
+                    port, d.get("state"),
+                    d.get("leaderInfo", {}).get("leader")))
+            except harness.TRANSIENT_ERRORS + (ValueError,) as e:
+                lines.append("  port %d: no stats (%r)" % (port, e))
+        return "\n".join(lines)
 
     def settle(self, timeout=120):
         port, _ = self.leader()
@@ -557,35 +604,61 @@ def measured_run(cl, kind, conns, duration, tmp):
 
 def fill(cl, n, prefix, conns, max_seconds, tmp):
     """Writes keys prefix0..prefix(n-1) with fill.lua; returns the summary
-    (wrk stops as soon as every thread has written its slice)."""
-    port, _ = cl.leader()
+    (wrk stops as soon as every thread has written its slice). When the
+    leader moves, the load says so (with every node's state) and starts
+    again at the new leader: a follower answers writes with a redirect,
+    which wrk does not follow. The keys are written again from the first
+    (a put of the same value changes nothing); the bound covers it all."""
     threads = min(2, conns)
-    mark = os.path.join(tmp, "fill-%s-%s-%d" % (cl.name, prefix, time.time()))
-
     t0 = time.monotonic()
     last = [t0, None]
+    moves = 0
+    while True:
+        port, _ = cl.leader()
+        mark = os.path.join(tmp, "fill-%s-%s-%d-%d" % (
+            cl.name, prefix, time.time(), moves))
+        checked = [time.monotonic()]
+        moved = [False]
 
-    def finished():
-        now = time.monotonic()
-        if now - last[0] >= 30:  # progress, for a load that slows down
-            try:
-                i = cl.progress(port)
-                log("%s: index %d after %.0f s%s" % (
-                    cl.name, i, now - t0, "" if last[1] is None else
-                    " (%.0f/s over the last %.0f s)"
-                    % ((i - last[1]) / (now - last[0]), now - last[0])))
-                last[1] = i
-            except harness.TRANSIENT_ERRORS + (KeyError,) as e:
-                log("%s: no progress figure: %r" % (cl.name, e))
-            last[0] = now
-        return len(glob.glob(mark + ".*")) >= threads
-    r = wrk(port, "fill.lua", conns, int(max_seconds),
-            args=(cl.name, n, threads, prefix),
-            env={"BENCH_FILL_MARK": mark}, stop_when=finished,
-            max_seconds=max_seconds)
+        def done():
+            return len(glob.glob(mark + ".*")) >= threads
+
+        def finished():
+            now = time.monotonic()
+            if now - last[0] >= 30:  # progress, for a load that slows down
+                try:
+                    i = cl.progress(port)
+                    log("%s: index %d after %.0f s%s" % (
+                        cl.name, i, now - t0, "" if last[1] is None else
+                        " (%.0f/s over the last %.0f s)"
+                        % ((i - last[1]) / (now - last[0]), now - last[0])))
+                    last[1] = i
+                except harness.TRANSIENT_ERRORS + (KeyError,) as e:
+                    log("%s: no progress figure: %r" % (cl.name, e))
+                last[0] = now
+            if now - checked[0] >= 5:
+                checked[0] = now
+                if cl.is_leader(port) is False:
+                    moved[0] = True
+                    return True
+            return done()
+        left = max_seconds - (time.monotonic() - t0)
+        r = wrk(port, "fill.lua", conns, max(1, int(left)),
+                args=(cl.name, n, threads, prefix),
+                env={"BENCH_FILL_MARK": mark}, stop_when=finished,
+                max_seconds=max(1, left))
+        if not moved[0] or done() or time.monotonic() - t0 >= max_seconds - 5:
+            break
+        moves += 1
+        log("%s: the leader on port %d stepped down after %.0f s of the "
+            "load; every node now:\n%s" % (cl.name, port,
+                                            time.monotonic() - t0,
+                                            cl.describe()))
+        log("%s: writing the keys again at the new leader" % cl.name)
     s = summarize(r)
-    s["complete"] = finished()
+    s["complete"] = done()
     s["wall_s"] = time.monotonic() - t0
+    s["leader_moves"] = moves
     return s
 
 
@@ -1018,6 +1091,7 @@ def main():
                          "loaded": s["ok"], "complete": s["complete"],
                          "rps": s["rps"], "wall_s": s["wall_s"],
                          "errors": s["errors"],
+                         "leader_moves": s["leader_moves"],
                          "cpu_s_per_1k": (cpu1 - cpu0) / (s["ok"] / 1000.0)
                          if s["ok"] else None,
                          "disk": [du_mib(d) for d in cl.data_dirs()]}
@@ -1057,8 +1131,11 @@ def main():
                   "| data dir per node, MiB |",
                   "|---|---|---|---|---|---|---|---|"]
         for name, r in rss.items():
-            parts.append("| %s | %d%s | %.0f/s | %s | %s | %s | %s | %s |" % (
+            parts.append("| %s | %d%s%s | %.0f/s | %s | %s | %s | %s | %s |" % (
                 name, r["loaded"], "" if r["complete"] else " (time bound hit)",
+                "" if not r["leader_moves"] else " (the leader moved %d "
+                "time(s); the last load ran at the new leader)"
+                % r["leader_moves"],
                 r["rps"], fmt(r["cpu_s_per_1k"], "%.3f"),
                 " / ".join(fmt(x) for x in rss_start.get(name, [])),
                 " / ".join(fmt(x) for x in r["rss"]), fmt(r["entries"]),
