@@ -613,6 +613,7 @@ def fill(cl, n, prefix, conns, max_seconds, tmp):
     t0 = time.monotonic()
     last = [t0, None]
     moves = 0
+    ok_before = 0  # 2xx answers of the loads cut short by a leader change
     while True:
         port, _ = cl.leader()
         mark = os.path.join(tmp, "fill-%s-%s-%d-%d" % (
@@ -650,6 +651,7 @@ def fill(cl, n, prefix, conns, max_seconds, tmp):
         if not moved[0] or done() or time.monotonic() - t0 >= max_seconds - 5:
             break
         moves += 1
+        ok_before += summarize(r)["ok"]
         log("%s: the leader on port %d stepped down after %.0f s of the "
             "load; every node now:\n%s" % (cl.name, port,
                                             time.monotonic() - t0,
@@ -659,6 +661,7 @@ def fill(cl, n, prefix, conns, max_seconds, tmp):
     s["complete"] = done()
     s["wall_s"] = time.monotonic() - t0
     s["leader_moves"] = moves
+    s["ok_before"] = ok_before
     return s
 
 
@@ -1092,6 +1095,7 @@ def main():
                          "rps": s["rps"], "wall_s": s["wall_s"],
                          "errors": s["errors"],
                          "leader_moves": s["leader_moves"],
+                         "ok_before": s["ok_before"],
                          "cpu_s_per_1k": (cpu1 - cpu0) / (s["ok"] / 1000.0)
                          if s["ok"] else None,
                          "disk": [du_mib(d) for d in cl.data_dirs()]}
@@ -1134,8 +1138,9 @@ def main():
             parts.append("| %s | %d%s%s | %.0f/s | %s | %s | %s | %s | %s |" % (
                 name, r["loaded"], "" if r["complete"] else " (time bound hit)",
                 "" if not r["leader_moves"] else " (the leader moved %d "
-                "time(s); the last load ran at the new leader)"
-                % r["leader_moves"],
+                "time(s); %d writes went to the old leader(s) first, then "
+                "the load started again at the new one)"
+                % (r["leader_moves"], r["ok_before"]),
                 r["rps"], fmt(r["cpu_s_per_1k"], "%.3f"),
                 " / ".join(fmt(x) for x in rss_start.get(name, [])),
                 " / ".join(fmt(x) for x in r["rss"]), fmt(r["entries"]),
