@@ -35,7 +35,8 @@ struct write_slot {
   std::vector<after_fn> after;
 };
 
-/// A client write waiting for its entry to be applied.
+/// A client write waiting for its entry to commit (a put) or to be applied
+/// (a delete, whose answer says whether the key existed).
 struct pending_write {
   uint64_t term = 0;
   bool is_delete = false;
@@ -94,7 +95,8 @@ struct role_state {
 
   /// Highest index the state machine has applied.
   uint64_t applied_index = 0;
-  /// Client writes by log index, answered when their entry applies.
+  /// Client writes by log index: puts are answered when their entry
+  /// commits, deletes when it applies (apply_committed).
   std::map<uint64_t, pending_write> writes;
   /// (deadline tick, index) in proposal order, for 504 after write_timeout.
   std::deque<std::pair<uint64_t, uint64_t>> write_deadlines;
@@ -298,6 +300,17 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
         serve_reads(self);
       },
       [=](caf::error& err) { fail(self, err); });
+  // A put is decided once committed (§5.3); its answer needs nothing from
+  // the state machine, so it goes out now rather than after the apply's
+  // reply: one round trip to the state machine's thread less per write
+  // (p50 at 1 connection ~0.03 ms lower, bench/RESULTS.md). Reads still see
+  // it: this node's reads reach the state machine after this apply (one
+  // sender, one receiver: CAF keeps the order), and a linearizable read
+  // anywhere waits for an index at or past this one.
+  for (auto& [index, term] : ids)
+    if (auto i = st.writes.find(index);
+        i != st.writes.end() && !i->second.is_delete)
+      answer_write(st, index, term, false);
 }
 
 void log_role_change(role_state& st) {
