@@ -197,7 +197,7 @@ int socket_of(acceptor_broker* self, connection_handle hdl) {
 /// Sends `parts` in order. While CAF holds none of this connection's bytes,
 /// they go straight to the socket: a flush through CAF costs two epoll_ctl
 /// calls (watch for writable, stop watching) and a multiplexer round per
-/// answer, about a third of the leader's system calls per write. What the
+/// answer, a quarter of the leader's system calls per write. What the
 /// socket does not take at once goes to CAF, and later answers follow it
 /// there until CAF reports everything sent. False: the socket failed (the
 /// client is gone).
