@@ -1096,8 +1096,11 @@ def main():
                          "errors": s["errors"],
                          "leader_moves": s["leader_moves"],
                          "ok_before": s["ok_before"],
-                         "cpu_s_per_1k": (cpu1 - cpu0) / (s["ok"] / 1000.0)
-                         if s["ok"] else None,
+                         # every load's writes: a restarted load's CPU
+                         # counts too
+                         "cpu_s_per_1k": (cpu1 - cpu0)
+                         / ((s["ok"] + s["ok_before"]) / 1000.0)
+                         if s["ok"] + s["ok_before"] else None,
                          "disk": [du_mib(d) for d in cl.data_dirs()]}
             log("%s: %d keys in %.0f s (%.0f/s); RSS MiB %s; disk MiB %s"
                 % (name, s["ok"], s["wall_s"], s["rps"],

@@ -97,7 +97,8 @@ caf::expected<apply_plan> plan_apply(const std::vector<log_entry>& es,
 /// caches, and the skip-list search took 8.4% of a 3-node cluster's CPU at
 /// 64 connections. A 256 KiB table stays in cache (1.4% in the same
 /// profile) at the price of more, smaller flushes to level 0; at 64 KiB the
-/// flushes cost more than they saved (bench/RESULTS.md, 2026-11-27 09:25).
+/// flushes cost more than they saved (bench/RESULTS.md, notes on the
+/// 10:00-11:00 runs).
 constexpr size_t kv_write_buffer_bytes = 256 << 10;
 
 caf::error failed_before(const caf::error& first) {
