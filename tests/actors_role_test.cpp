@@ -202,6 +202,17 @@ struct fixture : test_coordinator_fixture<> {
     }
   }
 
+  /// Starts a lone node and puts k = v with the fsync held: the put waits.
+  std::shared_ptr<outcome<uint64_t>> start_held_put() {
+    start();
+    hw->hold = true;
+    auto put = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                             std::string{"v"});
+    sched.run();
+    CAF_CHECK(!put->done); // the fsync has not returned
+    return put;
+  }
+
   /// Lets the held writes' replies go (the "fsync" returns).
   void release() {
     caf::anon_send(mock, caf::ok_atom::value);
@@ -236,12 +247,7 @@ CAF_TEST(a lone node becomes leader and commits its no-op) {
 }
 
 CAF_TEST(a put is answered once committed and a stale read after it sees it) {
-  start();
-  hw->hold = true;
-  auto put = ask<uint64_t>(role, atom::put::value, std::string{"k"},
-                           std::string{"v"});
-  sched.run();
-  CAF_CHECK(!put->done); // the fsync has not returned
+  auto put = start_held_put();
   release();
   // Up to the answer and not a step further: the state machine may not have
   // applied the entry yet, but it gets the apply before any later read.
@@ -258,12 +264,7 @@ CAF_TEST(a put is answered once committed and a stale read after it sees it) {
 }
 
 CAF_TEST(a write is answered only once durable and committed) {
-  start();
-  hw->hold = true;
-  auto put = ask<uint64_t>(role, atom::put::value, std::string{"k"},
-                           std::string{"v"});
-  sched.run();
-  CAF_CHECK(!put->done); // the fsync has not returned
+  auto put = start_held_put();
   CAF_CHECK(!kv->get("k").value());
   release();
   sched.run();
