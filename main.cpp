@@ -168,6 +168,20 @@ void stop_all(node_actors& a) {
   caf::anon_send_exit(a.connector, reason);
 }
 
+// -- benchmarking overrides (environment variables, RAFTD_*) -----------------
+
+/// The number in environment variable `name`, or `fallback` if unset.
+size_t env_count(const char* name, size_t fallback) {
+  auto v = std::getenv(name);
+  return v ? std::strtoul(v, nullptr, 10) : fallback;
+}
+
+/// False only if environment variable `name` is "0".
+bool env_on(const char* name) {
+  auto v = std::getenv(name);
+  return !(v && std::string{v} == "0");
+}
+
 /// The one-line error of a failed start (stderr, like the usage errors).
 int fail_start(const std::string& what) {
   std::cerr << "raftd: " << what << "\n";
@@ -184,9 +198,7 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   // the multiplexer's; a second worker only adds hand-offs between cores
   // (bench/RESULTS.md: 8-12 fewer context switches per write, 10-25% less
   // leader CPU). RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
-  auto threads = std::getenv("RAFTD_SCHEDULER_THREADS");
-  acfg.set("scheduler.max-threads",
-           size_t{threads ? std::strtoul(threads, nullptr, 10) : 1});
+  acfg.set("scheduler.max-threads", env_count("RAFTD_SCHEDULER_THREADS", 1));
   // Work sharing wakes a sleeping worker at once; work stealing polls and
   // sleeps, which cost ~20% of throughput and latency here (a remote round
   // trip is many thread hand-offs; bench/RESULTS.md). The environment
@@ -197,9 +209,7 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   // Deserialize peer messages on the multiplexer thread, where they arrive,
   // rather than hand each to a middleman worker thread first (one hand-off
   // less per AppendEntries and per ack; bench/RESULTS.md, 2026-11-27 07:45).
-  auto mm_workers = std::getenv("RAFTD_MIDDLEMAN_WORKERS");
-  acfg.set("middleman.workers",
-           size_t{mm_workers ? std::strtoul(mm_workers, nullptr, 10) : 0});
+  acfg.set("middleman.workers", env_count("RAFTD_MIDDLEMAN_WORKERS", 0));
   // CAF notices neither a hung peer nor a hung connect without heartbeats
   // (caf-0.17-guide §4): a silent connection is dropped after the timeout.
   acfg.set("middleman.heartbeat-interval",
@@ -216,11 +226,8 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   // stall (compaction behind under a load of new keys) then blocks the role
   // too: no heartbeats, and the leader is lost (a 1M-key load stalled at
   // 08:43). RAFTD_SM_DETACHED=0 runs it on the worker, for benchmarking.
-  {
-    auto v = std::getenv("RAFTD_SM_DETACHED");
-    a.sm = spawn_state_machine(sys, std::move(dd.kv),
-                               !(v && std::string{v} == "0"));
-  }
+  a.sm = spawn_state_machine(sys, std::move(dd.kv),
+                             env_on("RAFTD_SM_DETACHED"));
   role_config rc;
   rc.self = self;
   rc.tick_interval = tick_interval(cfg);
@@ -254,8 +261,7 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   hc.max_value_size = cfg.max_value_size;
   hc.request_timeout = cfg.write_timeout + std::chrono::seconds{1};
   // RAFTD_DIRECT_WRITES=0 sends every answer through CAF, for benchmarking.
-  if (auto v = std::getenv("RAFTD_DIRECT_WRITES"); v && std::string{v} == "0")
-    hc.direct_writes = false;
+  hc.direct_writes = env_on("RAFTD_DIRECT_WRITES");
   auto http = spawn_http_acceptor(sys, caf::actor_cast<node_actor>(a.role), hc);
   if (!http) {
     stop_all(a);
