@@ -278,13 +278,21 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
   if (entries.empty())
     return;
   auto& st = self->state;
-  // The entries move into the message; answering needs only (index, term),
-  // and the observer (tests) a copy.
-  std::vector<std::pair<uint64_t, uint64_t>> ids;
-  ids.reserve(entries.size());
-  for (auto& e : entries)
-    ids.emplace_back(e.index, e.term);
-  std::shared_ptr<std::vector<log_entry>> seen;
+  // The entries move into the message. Answering needs only the client
+  // writes among them: (position, index, term) of each.
+  struct waiting {
+    size_t pos;
+    uint64_t index;
+    uint64_t term;
+  };
+  std::vector<waiting> puts;
+  std::vector<waiting> dels;
+  if (!st.writes.empty())
+    for (size_t i = 0; i < entries.size(); ++i)
+      if (auto w = st.writes.find(entries[i].index); w != st.writes.end())
+        (w->second.is_delete ? dels : puts)
+          .push_back({i, entries[i].index, entries[i].term});
+  std::shared_ptr<std::vector<log_entry>> seen; // the observer's (tests) copy
   if (st.cfg.observer.on_applied)
     seen = std::make_shared<std::vector<log_entry>>(entries);
   self->request(st.sm, caf::infinite, atom::apply::value, std::move(entries))
@@ -294,9 +302,9 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
         if (seen)
           st.cfg.observer.on_applied(*seen);
         st.applied_index = std::max(st.applied_index, r.applied_index);
-        for (size_t i = 0; i < ids.size(); ++i)
-          answer_write(st, ids[i].first, ids[i].second,
-                       i < r.found.size() && r.found[i] != 0);
+        for (auto& d : dels)
+          answer_write(st, d.index, d.term,
+                       d.pos < r.found.size() && r.found[d.pos] != 0);
         serve_reads(self);
       },
       [=](caf::error& err) { fail(self, err); });
@@ -307,10 +315,8 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
   // it: this node's reads reach the state machine after this apply (one
   // sender, one receiver: CAF keeps the order), and a linearizable read
   // anywhere waits for an index at or past this one.
-  for (auto& [index, term] : ids)
-    if (auto i = st.writes.find(index);
-        i != st.writes.end() && !i->second.is_delete)
-      answer_write(st, index, term, false);
+  for (auto& p : puts)
+    answer_write(st, p.index, p.term, false);
 }
 
 void log_role_change(role_state& st) {
