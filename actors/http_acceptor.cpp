@@ -108,6 +108,10 @@ struct acceptor_state {
   uint64_t next_id = 0;
   /// The request-timeout sweep is scheduled (only while requests wait).
   bool sweep_armed = false;
+  /// Scratch for flush_ready and send_out, kept so that answering does not
+  /// allocate.
+  std::vector<std::string_view> parts;
+  std::vector<iovec> iov;
 };
 
 using acceptor_broker = caf::stateful_actor<acceptor_state, caf::io::broker>;
@@ -205,8 +209,8 @@ bool send_out(acceptor_broker* self, connection_handle hdl, connection& c,
               const std::vector<std::string_view>& parts) {
   size_t sent = 0;
   if (c.fd >= 0 && c.caf_owed == 0) {
-    std::vector<iovec> iov;
-    iov.reserve(parts.size());
+    auto& iov = self->state.iov;
+    iov.clear();
     for (auto& p : parts)
       iov.push_back(iovec{const_cast<char*>(p.data()), p.size()});
     msghdr msg{};
@@ -251,8 +255,8 @@ connection* flush_ready(acceptor_broker* self, connection_handle hdl) {
   while (ready < c.out.size() && c.out[ready])
     ++ready;
   if (ready > 0) {
-    std::vector<std::string_view> parts;
-    parts.reserve(ready);
+    auto& parts = self->state.parts;
+    parts.clear();
     for (size_t k = 0; k < ready; ++k)
       parts.emplace_back(*c.out[k]);
     auto ok = send_out(self, hdl, c, parts);
