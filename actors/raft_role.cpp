@@ -137,6 +137,12 @@ struct role_state {
   /// out (one request in flight serves all of them).
   std::vector<read_waiter> follower_waiting;
   std::vector<read_waiter> follower_asking;
+  /// The leader and term `follower_asking` was sent to, and a number that
+  /// changes whenever that request is abandoned (its answer is then late
+  /// and ignored).
+  node_name asked_leader;
+  uint64_t asked_term = 0;
+  uint64_t ask_seq = 0;
   /// Work batched until the role's mailbox drains (a flush message sent to
   /// itself comes after everything queued now): committed entries to apply,
   /// and whether the replicators are owed new entries, a commit index or a
@@ -250,6 +256,8 @@ void after_writes(role_state& st, after_fn f) {
 void serve_reads(role_ptr self);
 
 void advance_reads(role_ptr self);
+
+void retarget_reads(role_ptr self);
 
 void fail_write(pending_write& w, const caf::error& err) {
   if (w.is_delete)
@@ -429,6 +437,9 @@ void drive_replicators(role_ptr self) {
       fail_write(w, make_error(errc::outcome_unknown,
                                "leadership lost; it may still commit"));
     st.writes.clear();
+    // Their deadlines go too: a write proposed at the same index in a later
+    // term must get its own full timeout, not theirs.
+    st.write_deadlines.clear();
   }
   if (leading
       && (c.last_index() != st.told_last || c.commit_index() != st.told_commit))
@@ -502,6 +513,7 @@ void handle_effects(role_ptr self, effects& e, after_fn reply) {
   sync_replicators(self);
   drive_replicators(self);
   advance_reads(self);
+  retarget_reads(self);
   if (st.cfg.observer.on_step)
     st.cfg.observer.on_step(*st.core);
 }
@@ -685,26 +697,41 @@ void on_flush(role_ptr self) {
   st.to_apply.clear();
 }
 
+/// The replicator that reaches the leader this follower can ask for a read
+/// index, or null: none known, or silent for an election timeout (paused,
+/// dead or cut off; an election is due).
+const replicator_actor* usable_leader(const role_state& st) {
+  auto& c = *st.core;
+  if (c.leader().empty() || !c.leader_heard_recently())
+    return nullptr;
+  auto i = st.replicators.find(c.leader());
+  return i == st.replicators.end() ? nullptr : &i->second;
+}
+
+void enqueue_read(role_ptr self, read_waiter w);
+
 /// Follower: asks the leader for a read index on behalf of every read
 /// waiting now; the reads then wait until this node has applied that far.
+/// With no usable leader they keep waiting, up to their deadline, for the
+/// next one (retarget_reads asks it once known).
 void ask_read_index(role_ptr self) {
   auto& st = self->state;
   if (!st.follower_asking.empty() || st.follower_waiting.empty())
     return;
-  auto i = st.replicators.find(st.core->leader());
-  if (st.core->leader().empty() || i == st.replicators.end()
-      || !st.core->leader_heard_recently()) {
-    for (auto& w : st.follower_waiting)
-      fail_read(w, make_error(errc::no_leader, "no leader known"));
-    st.follower_waiting.clear();
+  auto leader = usable_leader(st);
+  if (leader == nullptr)
     return;
-  }
   st.follower_asking = std::move(st.follower_waiting);
   st.follower_waiting.clear();
-  self->request(i->second, st.cfg.write_timeout, atom::read_index::value)
+  st.asked_leader = st.core->leader();
+  st.asked_term = st.core->term();
+  auto seq = ++st.ask_seq;
+  self->request(*leader, st.cfg.write_timeout, atom::read_index::value)
     .then(
       [=](uint64_t index) {
         auto& st = self->state;
+        if (seq != st.ask_seq)
+          return; // abandoned: its reads were asked of a newer leader
         for (auto& w : st.follower_asking) {
           w.index = index;
           complete_read(self, w);
@@ -715,6 +742,8 @@ void ask_read_index(role_ptr self) {
       },
       [=](caf::error&) {
         auto& st = self->state;
+        if (seq != st.ask_seq)
+          return;
         for (auto& w : st.follower_asking)
           fail_read(w, make_error(errc::no_leader,
                                   "the leader did not confirm the read"));
@@ -723,6 +752,39 @@ void ask_read_index(role_ptr self) {
       });
 }
 
+/// Follower reads asked of a leader that has since gone silent or been
+/// replaced (a new term, a new leader, or this node leads now) would wait
+/// for an answer that may never come, for the whole write timeout, and
+/// every read after them behind it. Instead they are taken back and asked
+/// of the next leader as soon as one is known (thesis §6.4 needs only that
+/// the read index come from a leader confirmed after the read arrived).
+void retarget_reads(role_ptr self) {
+  auto& st = self->state;
+  auto& c = *st.core;
+  bool stale_ask = !st.follower_asking.empty()
+                   && (c.leader() != st.asked_leader
+                       || c.term() != st.asked_term
+                       || !c.leader_heard_recently());
+  if (stale_ask) {
+    ++st.ask_seq; // the old request's answer, if any, is ignored
+    auto asked = std::move(st.follower_asking);
+    st.follower_asking.clear();
+    asked.insert(asked.end(), std::make_move_iterator(st.follower_waiting.begin()),
+                 std::make_move_iterator(st.follower_waiting.end()));
+    st.follower_waiting = std::move(asked);
+  }
+  if (c.role() == role_kind::leader && !st.follower_waiting.empty()) {
+    auto waiting = std::move(st.follower_waiting);
+    st.follower_waiting.clear();
+    for (auto& w : waiting)
+      enqueue_read(self, std::move(w));
+    return;
+  }
+  ask_read_index(self);
+}
+
+/// A read arriving on a follower with no usable leader is refused at once
+/// (the client may try another node); one already on its way waits.
 void enqueue_read(role_ptr self, read_waiter w) {
   auto& st = self->state;
   if (st.core->role() == role_kind::leader) {
@@ -730,6 +792,8 @@ void enqueue_read(role_ptr self, read_waiter w) {
     advance_reads(self);
   } else if (w.is_remote) {
     fail_read(w, not_leader_error(st));
+  } else if (usable_leader(st) == nullptr && st.follower_asking.empty()) {
+    fail_read(w, make_error(errc::no_leader, "no leader known"));
   } else {
     st.follower_waiting.push_back(std::move(w));
     ask_read_index(self);
@@ -943,7 +1007,8 @@ void expire_waiters(role_state& st) {
                           "not confirmed in time; it may still commit"));
     st.writes.erase(i);
   }
-  for (auto* ws : {&st.reads, &st.unconfirmed, &st.follower_waiting})
+  for (auto* ws : {&st.reads, &st.unconfirmed, &st.follower_waiting,
+                   &st.follower_asking})
     for (auto& w : take_if(*ws, [&](auto& w) {
            return w.deadline_tick <= st.now_tick;
          }))

@@ -4,6 +4,7 @@
 #include <caf/test/dsl.hpp>
 
 #include <map>
+#include <set>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -77,10 +78,19 @@ connector_actor::behavior_type no_connector() {
 /// What the fake peers were sent: AppendEntries carrying entries, by peer.
 struct seen_appends {
   std::map<std::string, std::vector<size_t>> batches;
+  /// Peers that answer read_index with this index; the others refuse it,
+  /// or (`silent`) never answer, as a paused leader would not.
+  std::map<std::string, uint64_t> read_index;
+  std::set<std::string> silent;
+  /// read_index requests each peer received.
+  std::map<std::string, int> read_index_asked;
+  /// Whether peers grant votes (no: this node can never lead).
+  bool grant_votes = true;
 };
 
 /// A peer that holds whatever it is sent and says so at once.
-node_actor::behavior_type fake_peer(std::string name,
+node_actor::behavior_type fake_peer(node_actor::pointer self,
+                                    std::string name,
                                     std::shared_ptr<seen_appends> seen) {
   auto refuse = [] { return make_error(errc::bad_request, "fake peer"); };
   return {
@@ -99,7 +109,7 @@ node_actor::behavior_type fake_peer(std::string name,
       return refuse();
     },
     [=](atom::vote, const vote_request& r) -> vote_response {
-      return {r.term, name, true, r.pre_vote};
+      return {r.term, name, seen->grant_votes, r.pre_vote};
     },
     [=](atom::append, const append_request& r) -> append_response {
       if (!r.entries.empty())
@@ -107,7 +117,14 @@ node_actor::behavior_type fake_peer(std::string name,
       return {r.term, name, true, r.prev_index + r.entries.size(), 0, 0,
               r.read_round};
     },
-    [=](atom::read_index) -> caf::result<uint64_t> { return refuse(); },
+    [=](atom::read_index) -> caf::result<uint64_t> {
+      ++seen->read_index_asked[name];
+      if (seen->silent.count(name) > 0)
+        return self->make_response_promise<uint64_t>(); // never delivered
+      if (auto i = seen->read_index.find(name); i != seen->read_index.end())
+        return i->second;
+      return refuse();
+    },
   };
 }
 
@@ -466,6 +483,81 @@ CAF_TEST(a follower without a leader refuses linearizable reads 6.4) {
   sched.run();
   CAF_REQUIRE(read->done);
   CAF_CHECK(is(read->err, errc::no_leader));
+}
+
+/// Makes `leader` the leader of `term` as this follower sees it: one
+/// heartbeat that commits the founding configuration.
+void heartbeat_from(fixture& f, const std::string& leader, uint64_t term) {
+  auto ack = f.ask<append_response>(f.role, atom::append::value,
+                                    append_request{term, leader, 1, 1, {}, 1,
+                                                   {}});
+  f.sched.run();
+  CAF_REQUIRE(ack->done && !ack->err);
+}
+
+CAF_TEST(a read asked of a leader that is replaced goes to the new one 6.4) {
+  peers = std::make_shared<seen_appends>();
+  peers->silent.insert("b"); // b is paused: it never answers
+  peers->read_index["c"] = 1;
+  peers->grant_votes = false;
+  start({"a", "b", "c"});
+  heartbeat_from(*this, "b", 2);
+  auto read = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                     read_mode::linearizable);
+  sched.run();
+  CAF_CHECK_EQUAL(peers->read_index_asked["b"], 1);
+  CAF_CHECK(!read->done);
+  // c wins term 3. Without a tick or a timeout firing, the read is asked
+  // of c and answered: it does not wait out the request to b.
+  heartbeat_from(*this, "c", 3);
+  CAF_CHECK_EQUAL(peers->read_index_asked["c"], 1);
+  CAF_REQUIRE(read->done);
+  CAF_CHECK(!read->err);
+  CAF_CHECK(!std::get<0>(read->value)); // the key is absent
+}
+
+CAF_TEST(a read asked of a silent leader waits for the next one 6.4) {
+  peers = std::make_shared<seen_appends>();
+  peers->silent.insert("b");
+  peers->read_index["c"] = 1;
+  peers->grant_votes = false; // a itself never leads here
+  start({"a", "b", "c"});
+  heartbeat_from(*this, "b", 2);
+  auto read = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                     read_mode::linearizable);
+  sched.run();
+  // b stays silent for an election timeout (10 ticks): the read is taken
+  // back, not failed, while no leader is known...
+  ticks(12);
+  CAF_CHECK(!read->done);
+  // ...and a read arriving now is refused at once: no leader to ask.
+  auto late = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                     read_mode::linearizable);
+  sched.run();
+  CAF_REQUIRE(late->done);
+  CAF_CHECK(is(late->err, errc::no_leader));
+  // c leads term 3 (before the 200 ms write timeout): the first read is
+  // answered by c's read index.
+  heartbeat_from(*this, "c", 3);
+  CAF_REQUIRE(read->done);
+  CAF_CHECK(!read->err);
+}
+
+CAF_TEST(a read waiting for a leader still ends at its deadline) {
+  peers = std::make_shared<seen_appends>();
+  peers->silent.insert("b");
+  peers->grant_votes = false;
+  start({"a", "b", "c"});
+  heartbeat_from(*this, "b", 2);
+  auto read = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                     read_mode::linearizable);
+  sched.run();
+  // No new leader ever: past the 200 ms bound the read gets 503, though
+  // this node may have started elections of its own meanwhile.
+  for (int i = 0; i < 25 && !read->done; ++i)
+    ticks(1);
+  CAF_REQUIRE(read->done);
+  CAF_CHECK(is(read->err, errc::no_leader) || is(read->err, errc::not_leader));
 }
 
 CAF_TEST(writes queued together reach each peer in one append) {
