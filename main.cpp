@@ -15,12 +15,12 @@
 #include <caf/send.hpp>
 
 #include "actors/connector.hpp"
-#include "actors/http_acceptor.hpp"
-#include "actors/joiner.hpp"
-#include "actors/logging.hpp"
-#include "actors/node_config.hpp"
+#include "http/acceptor.hpp"
+#include "daemon/joiner.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/node_config.hpp"
 #include "actors/persister.hpp"
-#include "actors/raft_core.hpp"
+#include "raft/core.hpp"
 #include "actors/raft_role.hpp"
 #include "actors/state_machine.hpp"
 #include "messages/errors.hpp"

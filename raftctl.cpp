@@ -18,7 +18,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/node_config.hpp"
+#include "daemon/node_config.hpp"
 #include "http/status_json.hpp"
 #include "messages/actors.hpp"
 #include "messages/errors.hpp"

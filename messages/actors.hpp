@@ -131,7 +131,7 @@ using replicator_actor = caf::typed_actor<
   // Reconnect timer (generation-tagged).
   caf::reacts_to<atom::connect, uint64_t>>;
 
-/// The ROLE actor: the consensus rules (actors/raft_core.hpp) and the only
+/// The ROLE actor: the consensus rules (raft/core.hpp) and the only
 /// writer of the log. Published on the peer port as a `node_actor`.
 using role_actor = node_actor::extend<
   // Drives election and heartbeat timers: one logical tick.

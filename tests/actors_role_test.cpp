@@ -9,7 +9,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/raft_core.hpp"
+#include "raft/core.hpp"
 #include "actors/raft_role.hpp"
 #include "actors/state_machine.hpp"
 #include "messages/errors.hpp"

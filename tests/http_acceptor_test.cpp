@@ -26,7 +26,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/http_acceptor.hpp"
+#include "http/acceptor.hpp"
 #include "messages/errors.hpp"
 #include "messages/register.hpp"
 

@@ -4,7 +4,7 @@
 #define CAF_SUITE raft.core
 #include <caf/test/unit_test.hpp>
 
-#include "actors/raft_core.hpp"
+#include "raft/core.hpp"
 
 using namespace raftd;
 

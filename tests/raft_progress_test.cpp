@@ -3,7 +3,7 @@
 #define CAF_SUITE raft.progress
 #include <caf/test/unit_test.hpp>
 
-#include "actors/replicator.hpp"
+#include "raft/progress.hpp"
 
 using namespace raftd;
 

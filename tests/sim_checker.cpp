@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "actors/raft_core.hpp"
+#include "raft/core.hpp"
 
 namespace raftd::sim {
 

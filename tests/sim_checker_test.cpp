@@ -4,7 +4,7 @@
 #define CAF_SUITE sim.checker
 #include <caf/test/unit_test.hpp>
 
-#include "actors/raft_core.hpp"
+#include "raft/core.hpp"
 #include "tests/sim_checker.hpp"
 
 using namespace raftd;

@@ -19,9 +19,9 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
-#include "actors/logging.hpp"
+#include "daemon/logging.hpp"
 #include "actors/persister.hpp"
-#include "actors/raft_core.hpp"
+#include "raft/core.hpp"
 #include "actors/raft_role.hpp"
 #include "actors/state_machine.hpp"
 #include "messages/errors.hpp"

@@ -6,7 +6,6 @@
 // Understandable Consensus Algorithm" (§5), and Ongaro's thesis (thesis §).
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <random>
 #include <set>
@@ -16,6 +15,8 @@
 #include <vector>
 
 #include "messages/types.hpp"
+#include "raft/log.hpp"
+#include "raft/membership.hpp"
 
 namespace raftd {
 
@@ -23,12 +24,6 @@ namespace raftd {
 enum class role_kind : uint8_t { follower, pre_candidate, candidate, leader };
 
 const char* to_string(role_kind r);
-
-/// A configuration entry's value: one member per line,
-/// `name '\t' http_addr '\t' raft_addr '\n'`.
-std::string encode_members(const std::vector<member>& ms);
-/// Reads `encode_members` output; nothing if it is malformed.
-std::optional<std::vector<member>> decode_members(const std::string& text);
 
 struct core_config {
   node_name id;
@@ -128,12 +123,14 @@ public:
   bool leader_heard_recently() const;
   hard_state durable_state() const { return {term_, voted_for_}; }
   uint64_t commit_index() const { return commit_index_; }
-  uint64_t last_index() const { return log_.size(); }
+  uint64_t last_index() const { return log_.last_index(); }
   uint64_t last_term() const { return term_at(last_index()); }
   uint64_t stable_index() const { return stable_index_; }
   /// Term of the entry at `index` (0 for index 0 or beyond the log).
   uint64_t term_at(uint64_t index) const;
-  const log_entry& entry(uint64_t index) const { return log_[index - 1]; }
+  const log_entry& entry(uint64_t index) const { return log_.at(index); }
+  /// The log itself: slices for AppendEntries come from here.
+  const raft_log& log() const { return log_; }
   /// The latest configuration in the log (thesis §4.1).
   const std::vector<member>& members() const { return members_; }
   const member* find_member(const node_name& name) const;
@@ -177,11 +174,8 @@ private:
   uint64_t term_ = 0;
   /// Who got this server's vote in `term_` (§5.2); durable with `term_`.
   node_name voted_for_;
-  /// The log; entry i is log_[i - 1] (no compaction yet). A deque, not a
-  /// vector: a vector that doubles moves the whole log in one step (40 ms
-  /// at 2^20 entries on a quiet machine, more on a busy one or a longer
-  /// log), and the role is silent meanwhile.
-  std::deque<log_entry> log_;
+  /// The log after its compacted prefix (raft/log.hpp).
+  raft_log log_;
   /// Highest index known durable on this server's disk.
   uint64_t stable_index_ = 0;
   /// Highest index known committed (§5.3). Not durable: restarts from the

@@ -1,4 +1,4 @@
-#include "actors/http_acceptor.hpp"
+#include "http/acceptor.hpp"
 
 #include <deque>
 #include <optional>

@@ -1,9 +1,11 @@
-#include "actors/raft_core.hpp"
+#include "raft/core.hpp"
 
 #include <algorithm>
 #include <cassert>
 #include <iterator>
-#include <sstream>
+
+#include "raft/membership.hpp"
+#include "raft/quorum.hpp"
 
 namespace raftd {
 
@@ -17,46 +19,23 @@ const char* to_string(role_kind r) {
   return "unknown";
 }
 
-std::string encode_members(const std::vector<member>& ms) {
-  std::string out;
-  for (auto& m : ms)
-    out += m.name + '\t' + m.http_addr + '\t' + m.raft_addr + '\n';
-  return out;
-}
-
-std::optional<std::vector<member>> decode_members(const std::string& text) {
-  std::vector<member> ms;
-  std::istringstream in{text};
-  std::string line;
-  while (std::getline(in, line)) {
-    auto a = line.find('\t');
-    auto b = a == std::string::npos ? a : line.find('\t', a + 1);
-    if (b == std::string::npos || line.find('\t', b + 1) != std::string::npos)
-      return std::nullopt;
-    ms.push_back(member{line.substr(0, a), line.substr(a + 1, b - a - 1),
-                        line.substr(b + 1)});
-  }
-  return ms;
-}
-
 raft_core::raft_core(core_config cfg, hard_state hs, std::vector<log_entry> log,
                      uint64_t applied)
   : cfg_(std::move(cfg)),
     rng_(cfg_.seed),
     term_(hs.term),
     voted_for_(std::move(hs.voted_for)),
-    log_(std::make_move_iterator(log.begin()),
-         std::make_move_iterator(log.end())) {
+    log_(std::move(log)) {
   // What was loaded is on disk; what the state machine applied was committed.
-  stable_index_ = log_.size();
-  commit_index_ = std::min<uint64_t>(applied, log_.size());
+  stable_index_ = log_.last_index();
+  commit_index_ = std::min<uint64_t>(applied, log_.last_index());
   emitted_index_ = commit_index_;
   reload_members();
   reset_election_timer();
 }
 
 void raft_core::bootstrap(const member& self, effects& out) {
-  assert(log_.empty());
+  assert(log_.last_index() == 0);
   append_local(log_entry{0, 1, entry_kind::config, {}, encode_members({self})},
                out);
   // The founding configuration is committed by definition; it becomes
@@ -67,9 +46,7 @@ void raft_core::bootstrap(const member& self, effects& out) {
 // -- queries -------------------------------------------------------------------
 
 uint64_t raft_core::term_at(uint64_t index) const {
-  if (index == 0 || index > log_.size())
-    return 0;
-  return log_[index - 1].term;
+  return log_.term_at(index);
 }
 
 const member* raft_core::find_member(const node_name& name) const {
@@ -91,7 +68,7 @@ bool raft_core::is_voter(const node_name& id) const {
 }
 
 size_t raft_core::quorum() const {
-  return members_.size() / 2 + 1;
+  return raftd::quorum::majority(members_.size());
 }
 
 // A follower that heard from a leader within the minimum election timeout
@@ -120,7 +97,7 @@ void raft_core::tick(effects& out) {
       if (m.name != cfg_.id && recently_active_.count(m.name) > 0)
         ++active;
     recently_active_.clear();
-    if (active < quorum())
+    if (!raftd::quorum::reached(active, members_.size()))
       become_follower(term_, {}, out);
     return;
   }
@@ -171,7 +148,7 @@ void raft_core::become_pre_candidate(effects& out) {
   out.role_changed = true;
   votes_ = {cfg_.id};
   reset_election_timer();
-  if (votes_.size() >= quorum())
+  if (raftd::quorum::reached(votes_.size(), members_.size()))
     return become_candidate(out);
   for (auto& m : members_)
     if (m.name != cfg_.id)
@@ -190,7 +167,7 @@ void raft_core::become_candidate(effects& out) {
   out.save_state = true; // term and vote durable before the requests go out
   votes_ = {cfg_.id};
   reset_election_timer();
-  if (votes_.size() >= quorum())
+  if (raftd::quorum::reached(votes_.size(), members_.size()))
     return become_leader(out);
   for (auto& m : members_)
     if (m.name != cfg_.id)
@@ -266,7 +243,7 @@ void raft_core::handle_vote_response(const vote_response& resp,
   if (!expected || !resp.granted || !is_voter(resp.voter))
     return;
   votes_.insert(resp.voter);
-  if (votes_.size() < quorum())
+  if (!raftd::quorum::reached(votes_.size(), members_.size()))
     return;
   if (resp.pre_vote)
     become_candidate(out);
@@ -280,7 +257,7 @@ void raft_core::append_local(log_entry e, effects& out) {
   assert(e.index == last_index() + 1);
   bool config = e.kind == entry_kind::config;
   out.append.push_back(e);
-  log_.push_back(std::move(e));
+  log_.append(std::move(e));
   if (config)
     reload_members(); // thesis §4.1: a configuration counts once in the log
 }
@@ -288,7 +265,7 @@ void raft_core::append_local(log_entry e, effects& out) {
 void raft_core::truncate_local(uint64_t from, effects& out) {
   // §5.3 only ever removes uncommitted entries; anything else is a bug.
   assert(from > commit_index_);
-  log_.resize(from - 1);
+  log_.truncate_from(from);
   stable_index_ = std::min(stable_index_, from - 1);
   if (out.truncate_from == 0 || from < out.truncate_from)
     out.truncate_from = from;
@@ -382,8 +359,7 @@ void raft_core::maybe_commit(effects& out) {
     held.push_back(match_of(m.name));
   if (held.empty())
     return;
-  std::sort(held.begin(), held.end(), std::greater<>{});
-  auto n = held[quorum() - 1];
+  auto n = raftd::quorum::agreed_index(std::move(held));
   bool current = term_at(n) == term_ || cfg_.bugs.commit_old_terms;
   if (n > commit_index_ && current) {
     commit_index_ = n;
@@ -399,7 +375,7 @@ void raft_core::maybe_commit(effects& out) {
 void raft_core::emit_committed(effects& out) {
   auto upto = std::min(commit_index_, stable_index_);
   for (auto i = emitted_index_ + 1; i <= upto; ++i)
-    out.committed.push_back(log_[i - 1]);
+    out.committed.push_back(log_.at(i));
   emitted_index_ = std::max(emitted_index_, upto);
 }
 
@@ -416,14 +392,12 @@ std::optional<uint64_t> raft_core::propose(entry_kind kind, std::string key,
 void raft_core::reload_members() {
   members_.clear();
   config_index_ = 0;
-  for (auto i = log_.rbegin(); i != log_.rend(); ++i) {
-    if (i->kind != entry_kind::config)
-      continue;
-    config_index_ = i->index;
-    if (auto ms = decode_members(i->value))
-      members_ = std::move(*ms);
+  auto e = log_.last_config();
+  if (e == nullptr)
     return;
-  }
+  config_index_ = e->index;
+  if (auto ms = decode_members(e->value))
+    members_ = std::move(*ms);
 }
 
 } // namespace raftd

@@ -1,8 +1,8 @@
 // The daemon's command line: the seed's forms, defaults and bad input.
-#define CAF_SUITE actors.node_config
+#define CAF_SUITE daemon.node_config
 #include <caf/test/unit_test.hpp>
 
-#include "actors/node_config.hpp"
+#include "daemon/node_config.hpp"
 
 using namespace raftd;
 using namespace std::chrono_literals;

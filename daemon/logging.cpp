@@ -1,4 +1,4 @@
-#include "actors/logging.hpp"
+#include "daemon/logging.hpp"
 
 #include <chrono>
 #include <cstdio>

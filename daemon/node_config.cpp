@@ -1,4 +1,4 @@
-#include "actors/node_config.hpp"
+#include "daemon/node_config.hpp"
 
 #include <cerrno>
 #include <cstdlib>

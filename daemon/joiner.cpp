@@ -1,10 +1,10 @@
-#include "actors/joiner.hpp"
+#include "daemon/joiner.hpp"
 
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
 
-#include "actors/logging.hpp"
+#include "daemon/logging.hpp"
 #include "http/client.hpp"
 #include "http/join.hpp"
 
