@@ -28,11 +28,11 @@ void handle_effects(role_ptr self, effects& e, after_fn reply) {
   if (e.role_changed)
     log_role_change(st);
   if (e.needs_write())
-    merge_write(st, e);
+    st.commits.merge(e, st.core->durable_state());
   for (auto& [to, req] : e.after_sync)
-    after_writes(st, [=] { send_vote_request(self, to, req); });
+    st.commits.after([=] { send_vote_request(self, to, req); });
   if (reply)
-    after_writes(st, std::move(reply));
+    st.commits.after(std::move(reply));
   start_write(self);
   if (!e.committed.empty()) {
     if (st.to_apply.empty())

@@ -29,21 +29,14 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/group_commit.hpp"
 #include "actors/raft_role.hpp"
 #include "actors/replicator.hpp"
 #include "raft/core.hpp"
 
 namespace raftd::role {
 
-using after_fn = std::function<void()>;
-
-/// A durable write being built or running, and what waits for it.
-struct write_slot {
-  bool used = false;
-  persist_batch batch;
-  /// Replies and sends that may go out only once this write is durable.
-  std::vector<after_fn> after;
-};
+using after_fn = group_commit::after_fn;
 
 /// A client write waiting for its entry to commit (a put) or to be applied
 /// (a delete, whose answer says whether the key existed).
@@ -98,10 +91,8 @@ struct role_state {
   persister_actor persister;
   state_machine_actor sm;
 
-  /// The write at the persister, and the one collecting what comes next
-  /// (group commit: everything proposed during one fsync shares the next).
-  write_slot in_flight;
-  write_slot next;
+  /// The write at the persister and the one collecting what comes next.
+  group_commit commits;
 
   /// Highest index the state machine has applied.
   uint64_t applied_index = 0;
@@ -181,8 +172,6 @@ void handle_effects(role_ptr self, effects& e, after_fn reply = {});
 // -- role_writes.cpp -----------------------------------------------------------
 
 void start_write(role_ptr self);
-void merge_write(role_state& st, effects& e);
-void after_writes(role_state& st, after_fn f);
 void fail(role_ptr self, const caf::error& err);
 void fail_write(pending_write& w, const caf::error& err);
 void apply_committed(role_ptr self, std::vector<log_entry> entries);

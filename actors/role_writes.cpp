@@ -12,28 +12,16 @@ namespace raftd::role {
 
 // -- durable writes ------------------------------------------------------------
 
-void run_all(std::vector<after_fn>& fs) {
-  auto todo = std::move(fs);
-  fs.clear();
-  for (auto& f : todo)
-    f();
-}
+void start_write(role_ptr self);
 
-/// The last entry a write makes durable: (index, term), or (0, 0).
-std::pair<uint64_t, uint64_t> last_of(const persist_batch& b) {
-  if (b.entries.empty())
-    return {0, 0};
-  return {b.entries.back().index, b.entries.back().term};
-}
-
-void on_write_done(role_ptr self, std::pair<uint64_t, uint64_t> last) {
+void on_write_done(role_ptr self) {
   auto& st = self->state;
+  auto [last, after] = st.commits.finish();
   effects e;
   if (last.first != 0)
     st.core->persisted(last.first, last.second, e);
-  auto after = std::move(st.in_flight.after);
-  st.in_flight = write_slot{};
-  run_all(after);
+  for (auto& f : after)
+    f();
   handle_effects(self, e);
   start_write(self);
 }
@@ -52,47 +40,15 @@ void fail(role_ptr self, const caf::error& err) {
 
 void start_write(role_ptr self) {
   auto& st = self->state;
-  if (st.in_flight.used || !st.next.used || st.failed)
+  if (st.failed)
     return;
-  st.in_flight = std::move(st.next);
-  st.next = write_slot{};
-  auto last = last_of(st.in_flight.batch);
-  // The batch moves into the message: the role keeps only what waits on it.
+  auto batch = st.commits.start();
+  if (!batch)
+    return;
   self->request(st.persister, caf::infinite, atom::write::value,
-                std::move(st.in_flight.batch))
-    .then([=](uint64_t) { on_write_done(self, last); },
+                std::move(*batch))
+    .then([=](uint64_t) { on_write_done(self); },
           [=](caf::error& err) { fail(self, err); });
-}
-
-/// Adds the core's writes to the next batch. Truncation drops whatever the
-/// batch meant to append from that index on.
-void merge_write(role_state& st, effects& e) {
-  auto& b = st.next.batch;
-  st.next.used = true;
-  if (e.save_state) {
-    b.has_state = true;
-    b.state = st.core->durable_state();
-  }
-  if (e.truncate_from != 0) {
-    auto from = e.truncate_from;
-    if (b.truncate_from == 0 || from < b.truncate_from)
-      b.truncate_from = from;
-    auto& es = b.entries;
-    while (!es.empty() && es.back().index >= from)
-      es.pop_back();
-  }
-  for (auto& x : e.append)
-    b.entries.push_back(std::move(x));
-}
-
-/// Runs `f` once every write issued so far is durable.
-void after_writes(role_state& st, after_fn f) {
-  if (st.next.used)
-    st.next.after.push_back(std::move(f));
-  else if (st.in_flight.used)
-    st.in_flight.after.push_back(std::move(f));
-  else
-    f();
 }
 
 void fail_write(pending_write& w, const caf::error& err) {

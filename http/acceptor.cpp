@@ -8,11 +8,6 @@
 #include <utility>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <cerrno>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <caf/actor_system.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
@@ -25,6 +20,7 @@
 #include "http/parser.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
+#include "http/socket_writer.hpp"
 #include "http/status_json.hpp"
 
 namespace raftd {
@@ -185,17 +181,8 @@ void on_transferred(acceptor_broker* self,
 /// connection by its socket (conn_hdl_from_socket); the peer's port is
 /// checked all the same before the acceptor writes to it itself.
 int socket_of(acceptor_broker* self, connection_handle hdl) {
-  auto fd = static_cast<int>(hdl.id());
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len))
-    return -1;
-  uint16_t port = 0;
-  if (addr.ss_family == AF_INET)
-    port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  else if (addr.ss_family == AF_INET6)
-    port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  return port != 0 && port == self->remote_port(hdl) ? fd : -1;
+  return http::socket_if_peer(static_cast<int>(hdl.id()),
+                              self->remote_port(hdl));
 }
 
 /// Sends `parts` in order. While CAF holds none of this connection's bytes,
@@ -209,20 +196,10 @@ bool send_out(acceptor_broker* self, connection_handle hdl, connection& c,
               const std::vector<std::string_view>& parts) {
   size_t sent = 0;
   if (c.fd >= 0 && c.caf_owed == 0) {
-    auto& iov = self->state.iov;
-    iov.clear();
-    for (auto& p : parts)
-      iov.push_back(iovec{const_cast<char*>(p.data()), p.size()});
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = iov.size();
-    ssize_t n;
-    do
-      n = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    auto n = http::write_now(c.fd, parts, self->state.iov);
+    if (!n)
       return false;
-    sent = n < 0 ? 0 : static_cast<size_t>(n);
+    sent = *n;
   }
   auto& buf = self->wr_buf(hdl);
   auto before = buf.size();
