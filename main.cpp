@@ -196,19 +196,19 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   // One scheduler worker: the blocking work (fsync, LevelDB) runs on the
   // persister's and state machine's own threads, and the broker and BASP on
   // the multiplexer's; a second worker only adds hand-offs between cores
-  // (bench/RESULTS.md: 8-12 fewer context switches per write, 10-25% less
-  // leader CPU). RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
+  // and with them context switches and leader CPU per write (measured in
+  // bench/RESULTS.md). RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
   acfg.set("scheduler.max-threads", env_count("RAFTD_SCHEDULER_THREADS", 1));
   // Work sharing wakes a sleeping worker at once; work stealing polls and
-  // sleeps, which cost ~20% of throughput and latency here (a remote round
-  // trip is many thread hand-offs; bench/RESULTS.md). The environment
+  // sleeps, and a remote round trip is many thread hand-offs, each of which
+  // may then wait for a poll (bench/RESULTS.md). The environment
   // variable is for benchmarking the other policy.
   auto policy = std::getenv("RAFTD_SCHEDULER_POLICY");
   acfg.set("scheduler.policy", caf::atom_from_string(policy ? policy
                                                             : "sharing"));
   // Deserialize peer messages on the multiplexer thread, where they arrive,
   // rather than hand each to a middleman worker thread first (one hand-off
-  // less per AppendEntries and per ack; bench/RESULTS.md, 2026-11-27 07:45).
+  // less per AppendEntries and per ack; bench/RESULTS.md).
   acfg.set("middleman.workers", env_count("RAFTD_MIDDLEMAN_WORKERS", 0));
   // CAF notices neither a hung peer nor a hung connect without heartbeats
   // (caf-0.17-guide §4): a silent connection is dropped after the timeout.
@@ -222,10 +222,10 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   node_actors a;
   a.persister = spawn_persister(sys, std::move(dd.log));
   // The state machine keeps a thread of its own. On the scheduler worker it
-  // saved ~8% CPU per write (bench/RESULTS.md, 07:45), but a LevelDB write
-  // stall (compaction behind under a load of new keys) then blocks the role
-  // too: no heartbeats, and the leader is lost (a 1M-key load stalled at
-  // 08:43). RAFTD_SM_DETACHED=0 runs it on the worker, for benchmarking.
+  // saves a hand-off per apply, but a LevelDB write stall (compaction behind
+  // under a load of new keys) then blocks the role too: no heartbeats, and
+  // the leader is lost (seen in a 1M-key load, bench/RESULTS.md).
+  // RAFTD_SM_DETACHED=0 runs it on the worker, for benchmarking.
   a.sm = spawn_state_machine(sys, std::move(dd.kv),
                              env_on("RAFTD_SM_DETACHED"));
   role_config rc;

@@ -111,7 +111,7 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
   // A put is decided once committed (§5.3); its answer needs nothing from
   // the state machine, so it goes out now rather than after the apply's
   // reply: one round trip to the state machine's thread less per write
-  // (p50 at 1 connection ~0.03 ms lower, bench/RESULTS.md). Reads still see
+  // (bench/RESULTS.md). Reads still see
   // it: this node's reads reach the state machine after this apply (one
   // sender, one receiver: CAF keeps the order), and a linearizable read
   // anywhere waits for an index at or past this one.

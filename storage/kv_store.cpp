@@ -94,11 +94,10 @@ caf::expected<apply_plan> plan_apply(const std::vector<log_entry>& es,
 /// The kv database's memtable. Applying a put inserts into LevelDB's skip
 /// list, and with random keys each insert chases pointers down the whole
 /// list: in a 4 MiB table (LevelDB's default) those loads miss the CPU
-/// caches, and the skip-list search took 8.4% of a 3-node cluster's CPU at
-/// 64 connections. A 256 KiB table stays in cache (1.4% in the same
-/// profile) at the price of more, smaller flushes to level 0; at 64 KiB the
-/// flushes cost more than they saved (bench/RESULTS.md, notes on the
-/// 10:00-11:00 runs).
+/// caches, and the skip-list search showed high in a profile of writes at
+/// 64 connections. A 256 KiB table stays in cache at the price of more,
+/// smaller flushes to level 0; at 64 KiB the flushes cost more than they
+/// saved (both measured in bench/RESULTS.md).
 constexpr size_t kv_write_buffer_bytes = 256 << 10;
 
 caf::error failed_before(const caf::error& first) {
