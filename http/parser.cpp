@@ -6,6 +6,8 @@
 
 #include <http_parser.h>
 
+#include "http/chunk_framing.hpp"
+
 namespace raftd::http {
 
 namespace {
@@ -18,6 +20,18 @@ enum class phase { head, body };
 
 /// The event that paused the parser, handled between execute() calls.
 enum class event { none, headers_done, message_done, body_too_large };
+
+/// `s` without leading and trailing spaces and tabs.
+std::string trimmed(const std::string& s) {
+  auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos)
+    return {};
+  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
+}
+
+bool iequals(const std::string& a, const char* b) {
+  return strcasecmp(a.c_str(), b) == 0;
+}
 
 /// Splits an absolute-form target ("http://h/a?b"); false if it is none.
 bool split_absolute(const std::string& url, http_request& rq) {
@@ -69,8 +83,19 @@ struct request_parser::impl {
   http_request cur;            // the request being parsed
   std::string url;             // its raw request target
   std::string field;           // the header field being read
+  std::string value;           // and its value so far
   bool field_done = false;     // the next field callback starts a new one
   bool expect_continue = false;
+  // What the strict checks need from the headers (finish_head).
+  int hosts = 0;
+  bool has_content_length = false;
+  bool has_transfer_encoding = false;
+  std::string transfer_encoding; // every Transfer-Encoding value, joined
+  bool chunked = false;
+  chunk_framing chunks;
+  // Paused in on_headers_complete, the parser has not consumed the LF that
+  // ends the head: the first body call starts with it.
+  bool head_lf_due = false;
   bool continue_due = false;   // take_continue() answers true once
   parse_error err;
 
@@ -105,28 +130,40 @@ struct request_parser::impl {
   static int on_header_field(http_parser* p, const char* at, size_t n) {
     auto& s = self(p);
     if (s.field_done) {
+      s.end_header();
       s.field.clear();
+      s.value.clear();
       s.field_done = false;
     }
     s.field.append(at, n);
     return 0;
   }
 
-  // Only `Expect` matters to us; its value is short, so it is checked whole
-  // (a value split across reads is compared piecewise, which suffices for
-  // "100-continue" arriving in one piece, as clients send it).
   static int on_header_value(http_parser* p, const char* at, size_t n) {
     auto& s = self(p);
     s.field_done = true;
-    if (strcasecmp(s.field.c_str(), "expect") == 0
-        && n == std::strlen("100-continue")
-        && strncasecmp(at, "100-continue", n) == 0)
-      s.expect_continue = true;
+    s.value.append(at, n);
     return 0;
+  }
+
+  /// One whole header: note what the checks in finish_head need.
+  void end_header() {
+    if (iequals(field, "expect") && iequals(trimmed(value), "100-continue"))
+      expect_continue = true;
+    else if (iequals(field, "host"))
+      ++hosts;
+    else if (iequals(field, "content-length"))
+      has_content_length = true;
+    else if (iequals(field, "transfer-encoding")) {
+      has_transfer_encoding = true;
+      transfer_encoding += (transfer_encoding.empty() ? "" : ",") + value;
+    }
   }
 
   static int on_headers_complete(http_parser* p) {
     auto& s = self(p);
+    if (s.field_done)
+      s.end_header();
     s.ev = event::headers_done;
     http_parser_pause(p, 1);
     return 0;
@@ -166,12 +203,32 @@ struct request_parser::impl {
                && parser.content_length > 0);
   }
 
+  bool check_head();
   void finish_head();
   void finish_message(std::vector<http_request>& out);
   bool handle_event(std::vector<http_request>& out);
   bool step(const char* data, size_t size, size_t& used,
             std::vector<http_request>& out);
 };
+
+// What nginx and Go's server refuse too: each is request-smuggling material
+// or a client that speaks something else (RFC 9112 §2.6, §3.2, §6.1, §6.3).
+bool request_parser::impl::check_head() {
+  if (parser.http_major != 1 || parser.http_minor > 1)
+    fail(505, "HTTP version not supported: only 1.0 and 1.1");
+  else if (parser.http_minor == 1 && hosts == 0)
+    fail(400, "malformed request: HTTP/1.1 without a Host header");
+  else if (hosts > 1)
+    fail(400, "malformed request: more than one Host header");
+  else if (has_transfer_encoding && has_content_length)
+    fail(400, "malformed request: both Content-Length and "
+              "Transfer-Encoding");
+  else if (has_transfer_encoding
+           && !iequals(trimmed(transfer_encoding), "chunked"))
+    fail(400, "malformed request: unsupported transfer coding (only "
+              "chunked)");
+  return err.status == 0;
+}
 
 void request_parser::impl::finish_head() {
   where = phase::body;
@@ -181,6 +238,10 @@ void request_parser::impl::finish_head() {
   cur.http10 = parser.http_major == 1 && parser.http_minor == 0;
   cur.head = parser.method == HTTP_HEAD;
   split_target(url, cur);
+  chunked = (parser.flags & F_CHUNKED) != 0;
+  head_lf_due = true;
+  if (!check_head())
+    return;
   if (content_length_too_large()) {
     fail(413, "request body too large");
     return;
@@ -190,12 +251,24 @@ void request_parser::impl::finish_head() {
 }
 
 void request_parser::impl::finish_message(std::vector<http_request>& out) {
+  if (chunked && !chunks.done()) {
+    fail(400, "malformed request: bad chunk framing");
+    return;
+  }
   out.push_back(std::move(cur));
   cur = http_request{};
   url.clear();
   field.clear();
+  value.clear();
   field_done = false;
   expect_continue = false;
+  hosts = 0;
+  has_content_length = false;
+  has_transfer_encoding = false;
+  transfer_encoding.clear();
+  chunked = false;
+  chunks = chunk_framing{};
+  head_lf_due = false;
   continue_due = false;
   in_message = false;
   where = phase::head;
@@ -215,7 +288,17 @@ bool request_parser::impl::handle_event(std::vector<http_request>& out) {
 // One execute() call: `used` tells how many bytes it consumed.
 bool request_parser::impl::step(const char* data, size_t size, size_t& used,
                                 std::vector<http_request>& out) {
+  auto body = where == phase::body;
   used = http_parser_execute(&parser, &settings, data, size);
+  size_t skip = 0;
+  if (body && head_lf_due) {
+    head_lf_due = false;
+    skip = used > 0 && data[0] == '\n' ? 1 : 0;
+  }
+  if (body && chunked && !chunks.feed(data + skip, used - skip)) {
+    fail(400, "malformed request: bad chunk framing");
+    return false;
+  }
   if (where == phase::head) {
     header_bytes += used;
     if (header_bytes > limits.max_header_bytes) {

@@ -464,7 +464,7 @@ CAF_TEST(routing errors and status) {
   CAF_REQUIRE(r);
   CAF_CHECK_EQUAL(r->status, 404);
   CAF_CHECK_EQUAL(r->body, "404 page not found\n");
-  r = c.ask("PATCH /db/k HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  r = c.ask("PATCH /db/k HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
   CAF_REQUIRE(r);
   CAF_CHECK_EQUAL(r->status, 405);
   CAF_CHECK_EQUAL(r->header("allow"), "GET, PUT, POST, DELETE");
@@ -570,7 +570,7 @@ CAF_TEST(a too large body gives 413 before it is sent) {
   hc.max_value_size = 1024;
   start(hc);
   client c{port};
-  auto r = c.ask("PUT /db/k HTTP/1.1\r\nContent-Length: 1025\r\n\r\n");
+  auto r = c.ask("PUT /db/k HTTP/1.1\r\nHost: h\r\nContent-Length: 1025\r\n\r\n");
   CAF_REQUIRE(r);
   CAF_CHECK_EQUAL(r->status, 413);
   CAF_CHECK(c.closed_by_peer());
@@ -617,7 +617,7 @@ CAF_TEST(HTTP 1.0 keep alive is echoed) {
 CAF_TEST(a HEAD answer has no body and keeps the framing) {
   start();
   client c{port};
-  c.send("HEAD /status HTTP/1.1\r\n\r\n" + get("/db/x"));
+  c.send("HEAD /status HTTP/1.1\r\nHost: h\r\n\r\n" + get("/db/x"));
   auto h = c.read(true);
   CAF_REQUIRE(h);
   CAF_CHECK_EQUAL(h->status, 405);
@@ -734,7 +734,7 @@ CAF_TEST(a closed connection frees its place) {
 CAF_TEST(expect 100 continue) {
   start();
   client c{port};
-  c.send("PUT /db/k HTTP/1.1\r\nExpect: 100-continue\r\n"
+  c.send("PUT /db/k HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
          "Content-Length: 2\r\n\r\n");
   auto interim = c.read();
   CAF_REQUIRE(interim);
