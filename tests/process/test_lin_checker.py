@@ -39,6 +39,14 @@ class H:
                            client=client, id=len(self.ops)))
         return self
 
+    def d(self, found, inv, comp, outcome="ok", client=None, key=None):
+        """A delete: found True (200), False (404), None (not ok)."""
+        self.ops.append(Op("delete", key or self.key, None, inv,
+                           None if outcome == "unknown" else comp, outcome,
+                           client=client, id=len(self.ops),
+                           found=found if outcome == "ok" else None))
+        return self
+
     def check(self):
         return checker.check(self.ops)
 
@@ -193,6 +201,52 @@ class HandMade(unittest.TestCase):
         with self.assertRaises(ValueError):
             H().w("a", 0, 1).w("a", 2, 3).check()
 
+    # -- deletes --------------------------------------------------------------------
+
+    def test_delete_then_absent(self):
+        self.assertLin(H().w("a", 0, 1).d(True, 2, 3).r(None, 4, 5)
+                       .w("b", 6, 7).r("b", 8, 9).d(True, 10, 11)
+                       .d(False, 12, 13).r(None, 14, 15))
+
+    def test_delete_404_on_a_never_written_key(self):
+        self.assertLin(H().d(False, 0, 1).r(None, 2, 3))
+
+    def test_delete_concurrent_with_write_either_order(self):
+        self.assertLin(H().w("a", 0, 1).w("b", 2, 5).d(True, 2, 5)
+                       .r("b", 6, 7))
+        self.assertLin(H().w("a", 0, 1).w("b", 2, 5).d(True, 2, 5)
+                       .r(None, 6, 7))
+
+    def test_unknown_delete_may_take_effect(self):
+        self.assertLin(H().w("a", 0, 1).d(None, 2, None, "unknown")
+                       .r(None, 3, 4))
+        self.assertLin(H().w("a", 0, 1).d(None, 2, None, "unknown")
+                       .r("a", 3, 4))
+
+    def test_failed_delete_has_no_effect(self):
+        self.assertNotLin(H().w("a", 0, 1).d(None, 2, 3, "failed")
+                          .r(None, 4, 5))
+
+    def test_read_of_deleted_value(self):
+        # a was deleted (acknowledged) before the read started.
+        self.assertNotLin(H().w("a", 0, 1).d(True, 2, 3).r("a", 4, 5),
+                          in_witness=(0, 2))
+
+    def test_delete_404_after_a_completed_write(self):
+        # 404 means the key was absent when the delete applied: it cannot
+        # be, right after a, with nothing else deleting it.
+        self.assertNotLin(H().w("a", 0, 1).d(False, 2, 3), words=("absent",),
+                          in_witness=(0, 1))
+
+    def test_deletes_json_round_trip(self):
+        h = H().w("a", 0, 1).d(True, 2, 3).d(False, 4, 5) \
+            .d(None, 6, None, "unknown").d(None, 7, 8, "failed")
+        back = checker.ops_from_dicts([o.to_dict() for o in h.ops])
+        self.assertEqual([o.to_dict() for o in back],
+                         [o.to_dict() for o in h.ops])
+        self.assertEqual([o.found for o in back],
+                         [None, True, False, None, None])
+
     def test_jsonl_round_trip(self):
         h = H().w("a", 0, 1).w("b", 2, 3, "unknown").r("a", 4, 5) \
             .w("c", 6, 7, "failed")
@@ -213,7 +267,7 @@ class HandMade(unittest.TestCase):
 
 def random_history(rng, n_clients=8, n_ops=3000, keys=("k0",),
                    p_write=0.5, p_unknown=0.05, p_failed=0.03,
-                   p_unknown_lost=0.5):
+                   p_unknown_lost=0.5, p_delete=0.0):
     """A linearizable history by construction: each client runs ops one
     after the other; each op takes effect at a random point inside its
     interval (an unknown write: at a random point after its invocation,
@@ -229,7 +283,22 @@ def random_history(rng, n_clients=8, n_ops=3000, keys=("k0",),
         comp = inv + dur
         t_client[c] = comp
         key = rng.choice(keys)
-        if rng.random() < p_write:
+        dice = rng.random()
+        if dice < p_delete:
+            u = rng.random()
+            if u < p_failed:
+                ops.append((None, Op("delete", key, None, inv, comp,
+                                     "failed", client=c)))
+            elif u < p_failed + p_unknown:
+                point = (None if rng.random() < p_unknown_lost
+                         else inv + rng.random() * dur * 4)
+                ops.append((point, Op("delete", key, None, inv, None,
+                                      "unknown", client=c)))
+            else:  # found: set by the model below
+                ops.append((inv + rng.random() * dur,
+                            Op("delete", key, None, inv, comp, "ok",
+                               client=c, found=False)))
+        elif dice < p_write:
             counter += 1
             v = "c%d-%d" % (c, counter)
             u = rng.random()
@@ -254,6 +323,10 @@ def random_history(rng, n_clients=8, n_ops=3000, keys=("k0",),
                             key=lambda p: p[0]):
         if op.kind == "write":
             state[op.key] = op.value
+        elif op.kind == "delete":
+            if op.outcome == "ok":
+                op.found = state.get(op.key) is not None
+            state[op.key] = None
         else:
             op.value = state.get(op.key)
     out = [op for _, op in ops]
@@ -296,6 +369,27 @@ class RandomHistories(unittest.TestCase):
             res = checker.check(ops)
             self.assertIs(res.valid, True, "seed %d:\n%s"
                           % (seed, res.explain()))
+
+    def test_random_histories_with_deletes(self):
+        for seed in range(20):
+            rng = random.Random(100 + seed)
+            ops = random_history(rng, n_ops=400, keys=("k0", "k1"),
+                                 p_delete=0.15, p_write=0.55)
+            self.assertTrue(any(o.kind == "delete" and o.found is False
+                                for o in ops))
+            res = checker.check(ops)
+            self.assertIs(res.valid, True, "seed %d:\n%s"
+                          % (seed, res.explain()))
+            rid = stale_mutation(rng, ops)
+            if rid is None:
+                continue
+            res = checker.check(ops)
+            self.assertIs(res.valid, False, "seed %d: mutated read #%d "
+                          "not caught" % (seed, rid))
+            # The witness alone is a violation too.
+            for v in res.violations():
+                self.assertIs(checker.check(v.witness).valid, False,
+                              v.explain())
 
     def test_large_random_history_and_mutation(self):
         rng = random.Random(12345)
