@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
-from lin import checker, runner  # noqa: E402
+from lin import checker, driver, runner  # noqa: E402
 from lin.checker import Op  # noqa: E402
 
 INF = math.inf
@@ -260,6 +260,134 @@ class HandMade(unittest.TestCase):
         self.assertEqual([o.to_dict() for o in back],
                          [o.to_dict() for o in h.ops])
         self.assertEqual(back[1].complete, INF)
+
+
+# -- the driver's final-state check (lost acknowledged writes) ------------------------
+
+
+class FinalState(unittest.TestCase):
+    """driver.final_state_problems on made-up final reads: the check must
+    fire on an acknowledged write that is missing at the end (the bug is
+    injected here, in the history and final reads, not in the daemon)."""
+
+    NODES = ("n1", "n2", "n3")
+
+    def final(self, value, stale=None, key="k0", nodes=None):
+        """Every node's final linearizable read returns value (a dict
+        label -> value to differ), its stale read `stale` (default: the
+        same)."""
+        out = {}
+        for lb in self.NODES:
+            v = value[lb] if isinstance(value, dict) else value
+            r = Op("read", key, v, 100, 101, "ok", client="final")
+            out[(key, lb)] = (r, v if stale is None else stale)
+        return out
+
+    def problems(self, ops, final):
+        return driver.final_state_problems(final, ops, ["k0"])
+
+    def test_last_acknowledged_write_survives(self):
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3).w("u", 4, None, "unknown").ops
+        self.assertEqual(self.problems(ops, self.final("b")), [])
+        # An unknown write may have taken effect last.
+        self.assertEqual(self.problems(ops, self.final("u")), [])
+
+    def test_lost_acknowledged_write(self):
+        # Injected bug: b was acknowledged after a completed, yet every
+        # node ends with a.
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3).ops
+        p = self.problems(ops, self.final("a"))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("LOST acknowledged write", p[0])
+        self.assertIn("'b'", p[0])
+
+    def test_lost_write_of_an_absent_key(self):
+        ops = H("k0").w("a", 0, 1).ops
+        p = self.problems(ops, self.final(None))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("LOST: absent at the end", p[0])
+
+    def test_absent_after_a_delete(self):
+        ops = H("k0").w("a", 0, 1).d(True, 2, 3).ops
+        self.assertEqual(self.problems(ops, self.final(None)), [])
+        # A delete concurrent with the last write may have come last.
+        ops = H("k0").w("a", 0, 1).w("b", 2, 4).d(True, 3, 5).ops
+        self.assertEqual(self.problems(ops, self.final(None)), [])
+        # An unknown delete may have taken effect at any time.
+        ops = H("k0").w("a", 0, 1).d(None, 0.5, None, "unknown").w("b", 2, 3).ops
+        self.assertEqual(self.problems(ops, self.final(None)), [])
+
+    def test_lost_write_after_every_delete(self):
+        ops = H("k0").w("a", 0, 1).d(True, 2, 3).w("b", 4, 5).ops
+        p = self.problems(ops, self.final(None))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("LOST", p[0])
+        # A failed delete explains nothing either.
+        ops = H("k0").w("a", 0, 1).d(None, 2, 3, "failed").ops
+        self.assertEqual(len(self.problems(ops, self.final(None))), 1)
+
+    def test_lost_delete(self):
+        # The acknowledged delete came after a; a is still there.
+        ops = H("k0").w("a", 0, 1).d(True, 2, 3).ops
+        p = self.problems(ops, self.final("a"))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("LOST", p[0])
+
+    def test_nodes_disagree(self):
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3).ops
+        p = self.problems(ops, self.final({"n1": "b", "n2": "b",
+                                           "n3": "a"}))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("disagree", p[0])
+
+    def test_stale_read_differs_after_catch_up(self):
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3).ops
+        p = self.problems(ops, self.final("b", stale="a"))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("stale reads after catch-up", p[0])
+
+    def test_value_never_written(self):
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3, "failed").ops
+        for v in ("zzz", "b"):
+            p = self.problems(ops, self.final(v))
+            self.assertEqual(len(p), 1, p)
+            self.assertIn("never written", p[0])
+
+    def test_no_final_read(self):
+        ops = H("k0").w("a", 0, 1).ops
+        final = self.final("a")
+        final[("k0", "n2")] = (None, "?")
+        p = self.problems(ops, final)
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("no linearizable read", p[0])
+
+
+class Availability(unittest.TestCase):
+    """driver.availability: the gaps the availability bounds are checked
+    on (for writes and for reads alike)."""
+
+    def test_gap_counts_against_the_fault_it_overlaps(self):
+        times = [0.5, 1.0, 1.1, 3.6, 3.7, 6.0, 9.5]
+        windows = [("pause-leader", 1.2, 5.0), ("kill-random", 5.0, 10.0)]
+        g, by = driver.availability(times, windows, 0.0, 10.0)
+        self.assertAlmostEqual(g[0], 3.5)  # 6.0 .. 9.5
+        self.assertAlmostEqual(by["pause-leader"], 2.5)  # 1.1 .. 3.6
+        self.assertAlmostEqual(by["kill-random"], 3.5)
+
+    def test_kill_all_is_measured_by_its_recovery(self):
+        times = [0.5, 1.0, 4.2, 4.3, 8.0]
+        windows = [("kill-all", 1.1, 4.0), ("pause-random", 4.0, 10.0)]
+        g, by = driver.availability(times, windows, 0.0, 10.0,
+                                    kill_all_ends=[3.0])
+        # 1.0 .. 4.2 overlaps the time every node was down (1.1 .. 3.0):
+        # kill-all's alone, although it reaches into pause-random's window.
+        self.assertAlmostEqual(by["kill-all"], 3.2)
+        self.assertAlmostEqual(by["kill-all-recovery"], 1.2)  # 3.0 .. 4.2
+        self.assertAlmostEqual(by["pause-random"], 3.7)  # 4.3 .. 8.0
+        # No success after the restart: the time until the phase ended.
+        g, by = driver.availability([0.5], windows, 0.0, 10.0,
+                                    kill_all_ends=[3.0])
+        self.assertAlmostEqual(by["kill-all-recovery"], 7.0)
 
 
 # -- random histories from a sequential model ----------------------------------------
