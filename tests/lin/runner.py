@@ -24,9 +24,11 @@ def main():
     prog = unittest.main(module="__main__", argv=[sys.argv[0]] + rest,
                          testRunner=runner, exit=False)
     r = prog.result
-    failed = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
-    passed = r.testsRun - failed - len(r.skipped)
-    skipped = len(r.skipped)
+    # A test with failing subtests counts once.
+    failed = len({getattr(t, "test_case", t).id() for t, _ in
+                  r.failures + r.errors}) + len(r.unexpectedSuccesses)
+    skipped = len({getattr(t, "test_case", t).id() for t, _ in r.skipped})
+    passed = max(0, r.testsRun - failed - skipped)
     line = "%d passed, %d failed" % (passed, failed)
     if skipped:
         line += ", %d skipped" % skipped
