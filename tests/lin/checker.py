@@ -11,6 +11,14 @@ The model: every key is an independent register, absent (None) at first.
                                 and it may be left out.
   read -> v or None           : only "ok" reads are checked; a failed read
                                 had no effect and is dropped.
+  delete                      : DELETE /db/k, decided when the entry is
+                                applied. found=True (200, the key existed):
+                                a write of "absent" (None); found=False (404):
+                                the key was absent then, and stays absent, so
+                                exactly a read of None; unknown: a write of
+                                None that may or may not take effect; failed:
+                                dropped. Deletes are the only writes whose
+                                value (None) is not unique.
 
 Each key is checked on its own (a register history is linearizable iff each
 key's is: locality, Herlihy & Wing). The search is Wing & Gong's with Lowe's
@@ -32,7 +40,8 @@ written values are unique (the driver writes client-id + counter):
 
 On a violation the checker explains it: a named pattern when one applies
 (a read of a value never written, a read of a write that had not started yet,
-a stale read after a completed write, two reads going back in time), and
+a stale read after a completed write, two reads going back in time; the
+patterns about an absent key only where nothing deletes it), and
 always a small violating sub-history found by delta debugging on the ops up
 to the response that could not be linearized, keeping every read's writer so
 that the sub-history's violation implies the whole history's.
@@ -51,12 +60,19 @@ class Op:
     """One operation of a history."""
 
     __slots__ = ("id", "client", "kind", "key", "value", "invoke", "complete",
-                 "outcome", "extra")
+                 "outcome", "extra", "found")
 
     def __init__(self, kind, key, value, invoke, complete, outcome="ok",
-                 client=None, id=None, extra=None):
-        assert kind in ("write", "read"), kind
+                 client=None, id=None, extra=None, found=None):
+        assert kind in ("write", "read", "delete"), kind
         assert outcome in ("ok", "failed", "unknown"), outcome
+        if kind == "delete":
+            assert value is None, "a delete writes None"
+            assert outcome != "ok" or found in (True, False), \
+                "an ok delete says whether the key existed"
+            if outcome != "ok":
+                found = None
+        self.found = found
         self.kind = kind
         self.key = key
         self.value = value
@@ -74,24 +90,31 @@ class Op:
         kind = d.get("op") or d.get("kind")
         extra = {k: v for k, v in d.items()
                  if k not in ("op", "kind", "key", "value", "invoke",
-                              "complete", "outcome", "client", "id")}
+                              "complete", "outcome", "client", "id",
+                              "found")}
         return cls(kind, d["key"], d.get("value"), d["invoke"],
                    d.get("complete"), d.get("outcome", "ok"),
                    client=d.get("client"),
-                   id=d.get("id", id), extra=extra)
+                   id=d.get("id", id), extra=extra, found=d.get("found"))
 
     def to_dict(self):
         d = {"id": self.id, "client": self.client, "op": self.kind,
              "key": self.key, "value": self.value, "invoke": self.invoke,
              "complete": None if self.complete == INF else self.complete,
              "outcome": self.outcome}
+        if self.kind == "delete":
+            d["found"] = self.found
         d.update(self.extra)
         return d
 
     def describe(self, t0=0.0):
         end = "inf" if self.complete == INF else "%.4f" % (self.complete - t0)
-        what = ("write %r" % (self.value,) if self.kind == "write"
-                else "read -> %r" % (self.value,))
+        if self.kind == "delete":
+            what = "delete%s" % {True: " -> existed", False: " -> absent",
+                                 None: ""}[self.found]
+        else:
+            what = ("write %r" % (self.value,) if self.kind == "write"
+                    else "read -> %r" % (self.value,))
         via = ""
         if self.extra.get("node"):
             via = " via %s" % self.extra["node"]
@@ -198,6 +221,17 @@ class Result:
 # -- preprocessing -------------------------------------------------------------------
 
 
+def _is_read(op):
+    """Reads, and deletes answered 404 (the key was absent and stays so)."""
+    return op.kind == "read" or (op.kind == "delete" and op.found is False
+                                 and op.outcome == "ok")
+
+
+def _is_write(op):
+    """Writes, and deletes that (may) have removed the key."""
+    return op.kind == "write" or (op.kind == "delete" and not _is_read(op))
+
+
 def _prepare(ops):
     """The ops of one key that the search sees: ok and unknown writes (the
     unknown ones only if some ok read returned their value) and ok reads.
@@ -205,9 +239,13 @@ def _prepare(ops):
     that no write can explain."""
     writes_by_val = {}
     failed_by_val = {}
+    deletes = []
     reads = []
     for op in ops:
-        if op.kind == "write":
+        if op.kind == "delete" and _is_write(op):
+            if op.outcome != "failed":
+                deletes.append(op)
+        elif op.kind == "write":
             if op.outcome == "failed":
                 failed_by_val.setdefault(op.value, op)
             else:
@@ -216,7 +254,7 @@ def _prepare(ops):
                                      "checker needs unique values"
                                      % (op.value, op.key))
                 writes_by_val[op.value] = op
-        elif op.outcome == "ok":
+        elif op.outcome == "ok":  # reads, deletes answered 404
             reads.append(op)
     read_vals = set()
     for r in reads:
@@ -227,7 +265,7 @@ def _prepare(ops):
                             [failed_by_val[r.value], r])
             return [], ("read returned a value that was never written", [r])
         read_vals.add(r.value)
-    kept = [w for w in writes_by_val.values()
+    kept = [w for w in list(writes_by_val.values()) + deletes
             if w.outcome == "ok" or w.value in read_vals]
     return kept + reads, None
 
@@ -269,7 +307,7 @@ def _search(ops, deadline=None, max_steps=None):
     nxt = list(range(1, m)) + [-1]
     prv = [-1] + list(range(0, m - 1))
 
-    is_read = [op.kind == "read" for op in ops]
+    is_read = [_is_read(op) for op in ops]
     is_unknown = [op.outcome == "unknown" for op in ops]
     vals = [op.value for op in ops]
     remaining = sum(1 for op in ops if op.complete != INF)
@@ -364,6 +402,7 @@ def _violates(ops, deadline=None, max_steps=None):
 
 
 def _writer_map(ops):
+    """value -> its (unique) write; deletes (value None) are not in it."""
     return {op.value: op for op in ops
             if op.kind == "write" and op.outcome != "failed"}
 
@@ -371,12 +410,15 @@ def _writer_map(ops):
 def find_pattern(ops, focus=None):
     """A named, small reason why the ops of one key are not linearizable, or
     None. Each pattern is sound on its own (values are unique, the register
-    starts absent, nothing deletes). Prefers a pattern that involves `focus`
-    (an op), otherwise the earliest one."""
+    starts absent; the two about an absent key only apply where nothing
+    deletes it). Prefers a pattern that involves `focus` (an op), otherwise
+    the earliest one."""
     writers = _writer_map(ops)
-    reads = sorted((o for o in ops if o.kind == "read" and o.outcome == "ok"),
+    deletes = any(o.kind == "delete" and _is_write(o) and
+                  o.outcome != "failed" for o in ops)
+    reads = sorted((o for o in ops if _is_read(o) and o.outcome == "ok"),
                    key=lambda o: o.invoke)
-    ok_writes = sorted((o for o in ops if o.kind == "write"
+    ok_writes = sorted((o for o in ops if _is_write(o)
                         and o.outcome == "ok"), key=lambda o: o.complete)
     found = []
     # 1. read from the future: the write started after the read ended.
@@ -399,8 +441,9 @@ def find_pattern(ops, focus=None):
         if best is None:
             continue
         if r.value is None:
-            found.append(("read saw the key absent after a write to it had "
-                          "completed (lost or stale)", [best, r]))
+            if not deletes and best.kind == "write":
+                found.append(("read saw the key absent after a write to it "
+                              "had completed (lost or stale)", [best, r]))
             continue
         w = writers.get(r.value)
         if w is not None and w is not best and w.complete < best.invoke:
@@ -428,8 +471,9 @@ def find_pattern(ops, focus=None):
             continue
         w2 = writers.get(best_r1.value)
         if r2.value is None:
-            found.append(("a read saw the key absent after an earlier read "
-                          "had seen a value", [w2, best_r1, r2]))
+            if not deletes:
+                found.append(("a read saw the key absent after an earlier "
+                              "read had seen a value", [w2, best_r1, r2]))
             continue
         w1 = writers.get(r2.value)
         if w1 is not None and w1 is not w2 and w1.complete < w2.invoke:
@@ -447,10 +491,11 @@ def find_pattern(ops, focus=None):
 
 def _closure(ops):
     """Drops reads whose writer is not among ops (keeps the sub-history's
-    violation sound)."""
+    violation sound). Deletes are never dropped: any of them may be what a
+    read of None saw."""
     vals = {o.value for o in ops if o.kind == "write"}
-    return [o for o in ops if o.kind == "write" or o.value is None
-            or o.value in vals]
+    return [o for o in ops if o.kind in ("write", "delete")
+            or o.value is None or o.value in vals]
 
 
 def shrink(ops, deadline, max_steps_each=200000):
@@ -511,7 +556,8 @@ def check_key(ops, deadline=None, max_steps=None, explain_seconds=20.0):
     # The sub-history up to the failing response (plus the writers of its
     # reads), shrunk by ddmin within a time budget.
     sdl = time.monotonic() + explain_seconds
-    prefix = [o for o in kept if o.invoke <= fop.complete]
+    prefix = [o for o in kept if o.invoke <= fop.complete
+              or o.kind == "delete"]
     writers = _writer_map(kept)
     have = set(id(o) for o in prefix)
     for o in list(prefix):
@@ -552,7 +598,8 @@ def check(ops, time_budget=120.0, max_steps=None, explain_seconds=20.0):
 def summarize(ops):
     """{kind: {outcome: count}} over a history."""
     out = {"write": {"ok": 0, "failed": 0, "unknown": 0},
-           "read": {"ok": 0, "failed": 0, "unknown": 0}}
+           "read": {"ok": 0, "failed": 0, "unknown": 0},
+           "delete": {"ok": 0, "failed": 0, "unknown": 0}}
     for o in ops:
         out[o.kind][o.outcome] += 1
     return out

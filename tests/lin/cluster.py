@@ -513,15 +513,24 @@ class Node:
         self.paused = False
 
     def stop(self, timeout=5.0):
+        """SIGCONT + SIGTERM, then SIGKILL after timeout. Returns how it
+        ended: the exit code (0 is clean), "hung" (killed after timeout),
+        "exited by itself with code N" (before this stop), or None if it
+        never started."""
+        if self.proc is None:
+            return None
         if not self.running():
-            return
+            return "exited by itself with code %s" % self.proc.returncode
         self.signal(signal.SIGCONT)
         self.signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=timeout)
+            rc = self.proc.wait(timeout=timeout)
             self.paused = False
+            return rc
         except subprocess.TimeoutExpired:
             self.kill9()
+            return "hung (still running %.0f s after SIGTERM: killed)" \
+                % timeout
 
     def status(self, timeout=1.0):
         """GET /status as a dict, or None."""
@@ -681,17 +690,27 @@ class Cluster:
             return None
         return self.nodes[li], ls
 
-    def stop_all(self):
+    def stop_all(self, timeout=5.0):
+        """Stops every node by PID; returns {label: how it ended} (see
+        Node.stop: 0 is a clean exit)."""
+        exits = {}
         for nd in self.nodes:
             try:
-                nd.stop()
-            except Exception:  # keep stopping the others
-                pass
+                exits[nd.label] = nd.stop(timeout)
+            except Exception as e:  # keep stopping the others
+                exits[nd.label] = "stop failed: %r" % (e,)
+        return exits
 
-    def teardown(self):
-        self.stop_all()
+    def teardown(self, stop_timeout=5.0):
+        """Stops the nodes, removes the network; returns stop_all's
+        {label: how it ended}."""
+        if getattr(self, "_torn_down", False):
+            return {}
+        self._torn_down = True
+        exits = self.stop_all(stop_timeout)
         try:
             self.net.heal()
         except Exception:
             pass
         self.net.teardown()
+        return exits

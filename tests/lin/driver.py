@@ -109,6 +109,16 @@ class Config:
         self.pause = (0.2, 2.0)  # s a node stays stopped
         self.partition = (1.0, 4.0)  # s a partition lasts
         self.think = 0.0  # s a client sleeps between ops
+        self.deletes = 0.08  # share of ops that are DELETEs (of the 50% writes)
+        # Availability bounds (seconds without a successful write, or
+        # read, overlapping a fault of a kind until the next fault): the
+        # goals are 1 s for kills and pauses and 2 s for partitions; a run
+        # fails only past these generous limits (two shared cores).
+        self.gap_limit = {"kill": 3.0, "pause": 3.0, "partition": 5.0,
+                          "kill-all-recovery": 10.0}
+        self.new_term_timeout = 5.0  # s for the majority to elect, when the
+        # leader is cut off
+        self.stop_timeout = 5.0  # s a node has to exit 0 after SIGTERM
         self.out_dir = None  # where run directories go (default: tmp)
         self.keep = False  # keep the run directory even when it passes
         self.checker_budget = 120.0  # s for the linearizability search
@@ -137,6 +147,14 @@ class Report:
         self.gap_by_kind = {}
         self.partitions = None  # None, or why they were skipped
         self.seed = None
+        self.unexpected = []  # distinct answers outside the HTTP contract
+        self.scheduled = []  # fault kinds the nemesis meant to run
+        self.missing_kinds = []  # ... of which these never ran
+        self.isolations = []  # partition-leader faults: dicts
+        self.read_gap = None
+        self.read_gap_by_kind = {}
+        self.gaps_over_limit = []  # strings: availability bounds exceeded
+        self.exits = {}  # node label -> how it ended at teardown
 
     def text(self):
         return "\n".join(self.lines)
@@ -192,6 +210,7 @@ class Run:
         self.crashes = []
         self.unexpected = []
         self.read_redirects = []  # reads answered 307 (followed)
+        self.scheduled = []  # the fault kinds the nemesis meant to run
         self.cluster = None
 
     def now(self):
@@ -260,6 +279,66 @@ class Run:
         self.record(op)
         return op
 
+    def do_delete(self, cid, node, key):
+        """DELETE /db/key, following 307s: 200 -> ok, the key existed;
+        404 -> ok, it was absent (both decided when the entry is applied);
+        503 or no connection -> failed; 504, a timeout or a lost connection
+        -> unknown."""
+        cfg = self.cfg
+        host, port, path = node.host, node.port, "/db/" + key
+        inv = self.now()
+        hops = 0
+        found = None
+        outcome, extra = None, {"node": node.label}
+        while True:
+            try:
+                res = _exchange(self.cluster, host, port, "DELETE", path,
+                                None, cfg.client_timeout)
+            except ValueError as e:  # a Location outside the cluster
+                outcome = "failed"
+                extra["error"] = str(e)
+                self.unexpected.append("delete redirected outside the "
+                                       "cluster: %s" % e)
+                break
+            if res[0] == "noconnect":
+                outcome = "failed"
+                extra["error"] = "connect: " + res[1]
+                break
+            if res[0] == "lost":
+                outcome = "unknown"
+                extra["error"] = res[1]
+                break
+            st, loc = res[1], res[2]
+            extra["status"] = st
+            if st in (200, 404):
+                outcome, found = "ok", st == 200
+            elif st == 503:
+                outcome = "failed"
+            elif st == 504:
+                outcome = "unknown"
+            elif st in (307, 308) and loc:
+                if hops >= cfg.max_hops:
+                    outcome = "failed"
+                    extra["error"] = "too many redirects"
+                    break
+                u = urlsplit(loc)
+                host, port = u.hostname, u.port
+                path = u.path + ("?" + u.query if u.query else "")
+                hops += 1
+                extra["hops"] = hops
+                continue
+            else:
+                outcome = "unknown"
+                self.unexpected.append("delete %s -> HTTP %d %r" % (
+                    key, st, res[3][:100]))
+            break
+        comp = self.now()
+        op = checker.Op("delete", key, None, inv,
+                        None if outcome == "unknown" else comp, outcome,
+                        client=cid, extra=extra, found=found)
+        self.record(op)
+        return op
+
     def do_read(self, cid, node, key, stale=False, client=None):
         """A read; follows 307s like `curl -L` (a leader that steps down
         while a read waits answers 307, not 503)."""
@@ -323,7 +402,11 @@ class Run:
             t = time.monotonic()
             pool = [n for n in nodes if avoid.get(n, 0) <= t] or nodes
             node = rng.choice(pool)
-            if rng.random() < 0.5:
+            dice = rng.random()
+            if dice < self.cfg.deletes:
+                op = self.do_delete(cid, node, key)
+                slow = op.extra.get("error") == "timeout"
+            elif dice < 0.5:
                 counter += 1
                 op = self.do_write(cid, node, key, "c%d-%d" % (cid, counter))
                 slow = op.extra.get("error") == "timeout"
@@ -409,6 +492,15 @@ class Run:
         if leader is not None:
             self.leader_hint = leader
         if kind.endswith("-leader"):
+            # Right after a fault there may be an election going on: wait
+            # (bounded) for a leader to hit rather than hit a random node.
+            deadline = time.monotonic() + 3.0
+            while leader is None and time.monotonic() < deadline:
+                self.notice_crashes()
+                time.sleep(0.05)
+                leader = self.cluster.leader(timeout=0.5)
+            if leader is not None:
+                self.leader_hint = leader
             return leader or rng.choice(nodes)
         if kind.endswith("-follower"):
             fs = [n for n in nodes if n is not leader]
@@ -502,16 +594,45 @@ class Run:
             f["nodes"] = [cl.nodes[i].label for i in sorted(minority)]
             f["groups"] = [[cl.nodes[i].label for i in sorted(minority)],
                            [cl.nodes[i].label for i in majority]]
+            if kind == "partition-leader":
+                st = victim.status(0.5)
+                f["leader_term"] = (st.get("term") if st and
+                                    st.get("state") == "leader" else None)
+                f["new_term"] = None
             self.victims = [cl.nodes[i] for i in minority]
             cl.net.partition([minority, majority])
+            t_cut = time.monotonic()
             try:
-                self.sleep_watching(capped(hold))
+                if f.get("leader_term") is not None:
+                    # The majority must elect a leader in a newer term: the
+                    # cut is real (awaited, bounded; the hold goes on after).
+                    f["new_term"] = self.await_new_term(
+                        [cl.nodes[i] for i in majority], f["leader_term"],
+                        cfg.new_term_timeout)
+                self.sleep_watching(max(0.0, capped(hold) - (
+                    time.monotonic() - t_cut)))
             finally:
                 cl.net.heal()
                 self.victims = []
         f["end"] = self.now()
         f["hold"] = round(f["end"] - f["start"], 3)  # as held
         return f
+
+    def await_new_term(self, nodes, term, timeout):
+        """Waits until one of nodes leads in a term above `term`; returns
+        [term, label, seconds waited], or None after timeout."""
+        t = time.monotonic()
+        while True:
+            self.notice_crashes()
+            for nd in nodes:
+                s = nd.status(0.3)
+                if s and s.get("state") == "leader" and \
+                        s.get("term", 0) > term:
+                    return [s["term"], nd.label,
+                            round(time.monotonic() - t, 3)]
+            if time.monotonic() - t > timeout:
+                return None
+            time.sleep(0.05)
 
     def bridge_shape(self, rng):
         """Jepsen's bridge: the nodes split into two halves that can reach
@@ -535,14 +656,28 @@ class Run:
         # Every kind once (in a seeded order), then seeded random choices.
         first = list(dict.fromkeys(kinds))
         rng.shuffle(first)
+        self.scheduled = list(first)  # each must run (checked at the end)
         self.sleep_watching(min(1.0, self.cfg.duration / 4))
         while time.monotonic() < end - 1.0:
-            if kinds:
-                kind = first.pop(0) if first else rng.choice(kinds)
-                f = self.inject(rng, kind, end)
-                self.log("  %6.2f s  %-18s %-10s held %.2f s" % (
-                    f["start"], f["kind"], ",".join(f["nodes"]), f["hold"]))
             q = rng.uniform(*self.cfg.quiet)
+            if kinds:
+                deadline = end
+                if first:
+                    # The first round runs every kind once: each gets an
+                    # equal share of the time left (holds are cut to fit).
+                    kind = first.pop(0)
+                    share = (end - 1.0 - time.monotonic()) / (len(first) + 1)
+                    q = min(q, 0.5)
+                    deadline = min(end, time.monotonic() + max(0.5,
+                                                               share - q))
+                else:
+                    kind = rng.choice(kinds)
+                f = self.inject(rng, kind, deadline)
+                self.log("  %6.2f s  %-18s %-10s held %.2f s%s" % (
+                    f["start"], f["kind"], ",".join(f["nodes"]), f["hold"],
+                    "" if "leader_term" not in f else
+                    "; leader's term %s, new term %s" % (
+                        f["leader_term"], f["new_term"])))
             self.sleep_watching(max(0.0, min(q, end - time.monotonic())))
 
     # -- the whole run -----------------------------------------------------------------
@@ -570,10 +705,21 @@ class Run:
             rep.lines.append(traceback.format_exc())
         finally:
             try:
-                cl.teardown()
+                rep.exits = cl.teardown(cfg.stop_timeout)
             finally:
                 if cl in _active:
                     _active.remove(cl)
+        bad = {lb: e for lb, e in rep.exits.items()
+               if e is not None and e != 0}
+        if bad:
+            rep.problems.append(
+                "nodes did not exit with code 0 within %.0f s of SIGTERM at "
+                "teardown: %s" % (cfg.stop_timeout, ", ".join(
+                    "%s %s" % kv for kv in sorted(bad.items()))))
+            rep.lines.append("FAILED at teardown: " + rep.problems[-1])
+        elif rep.exits:
+            rep.lines.append("teardown: every node exited 0 within %.0f s of "
+                             "SIGTERM" % cfg.stop_timeout)
         rep.ok = not rep.problems
         expected_violation = cfg.stale
         if rep.ops:
@@ -671,17 +817,24 @@ class Run:
             rep.lines.append("stderr of %s before it exited:\n%s"
                              % (c[1], "\n".join(c[3])))
         if self.read_redirects:
-            note = ("%d linearizable reads were answered 307 to the leader "
-                    "(followed, as curl -L would); README documents 307 for "
-                    "writes only" % len(self.read_redirects))
-            rep.suspicious.append(note)
-            rep.lines.append("note: " + note)
+            # README: "A read caught on a node that just lost the leadership
+            # may get 307 to the new leader, as writes do."
+            rep.lines.append("%d linearizable reads were answered 307 to the "
+                             "leader (followed, as curl -L would)"
+                             % len(self.read_redirects))
+        rep.unexpected = sorted(set(self.unexpected))
+        rep.suspicious.extend(rep.unexpected[:20])
         if self.unexpected:
-            uniq = sorted(set(self.unexpected))
-            rep.suspicious.extend(uniq[:20])
-            rep.lines.append("unexpected answers (%d, %d distinct): %s"
-                             % (len(self.unexpected), len(uniq),
-                                "; ".join(uniq[:10])))
+            # Outside the documented answers (200, 404, 307, 503, and 504
+            # for writes): e.g. a 500. A run with one fails.
+            rep.problems.append("%d answers outside the HTTP contract (%d "
+                                "distinct), e.g. %s"
+                                % (len(self.unexpected),
+                                   len(rep.unexpected),
+                                   "; ".join(rep.unexpected[:5])))
+            rep.lines.append("unexpected answers: %s"
+                             % "; ".join(rep.unexpected[:10]))
+        self.check_faults(rep)
         if rep.problems:
             rep.lines.append("FAILED: " + "; ".join(rep.problems))
         elif cfg.stale:
@@ -691,6 +844,31 @@ class Run:
                     if res.valid is False else "NO violation found"))
         else:
             rep.lines.append("PASSED")
+
+    def check_faults(self, rep):
+        """Every scheduled fault kind ran; every isolated leader was
+        replaced by a leader in a newer term."""
+        ran = {f["kind"] for f in self.faults if "end" in f}
+        rep.scheduled = list(self.scheduled)
+        rep.missing_kinds = [k for k in self.scheduled if k not in ran]
+        if rep.missing_kinds:
+            rep.problems.append("fault kinds scheduled but never run: %s"
+                                % ", ".join(rep.missing_kinds))
+        for f in self.faults:
+            if f["kind"] != "partition-leader":
+                continue
+            rep.isolations.append(f)
+            if f.get("leader_term") is None:
+                rep.problems.append("partition-leader at %.2f s: %s was not "
+                                    "the leader when cut off (no leader "
+                                    "found)" % (f["start"],
+                                                ",".join(f["nodes"])))
+            elif f.get("new_term") is None:
+                rep.problems.append(
+                    "partition-leader at %.2f s: cutting off leader %s (term "
+                    "%s) gave the majority no leader in a newer term within "
+                    "%.0f s" % (f["start"], ",".join(f["nodes"]),
+                                f["leader_term"], self.cfg.new_term_timeout))
 
     def heal_all(self):
         cl = self.cluster
@@ -782,58 +960,8 @@ class Run:
         final = getattr(self, "final", None)
         if final is None:
             return
-        cfg = self.cfg
-        writes = {}
-        for o in ops:
-            if o.kind == "write":
-                writes.setdefault(o.key, []).append(o)
-        problems = []
-        for k in range(cfg.keys):
-            key = "k%d" % k
-            lins = {lab: v[0] for (kk, lab), v in final.items() if kk == key}
-            stales = {lab: v[1] for (kk, lab), v in final.items()
-                      if kk == key}
-            if any(v is None for v in lins.values()):
-                problems.append("%s: no linearizable read succeeded on %s"
-                                % (key, [lb for lb, v in lins.items()
-                                         if v is None]))
-                continue
-            vals = {lb: v.value for lb, v in lins.items()}
-            if len(set(vals.values())) != 1:
-                problems.append("%s: nodes disagree (linearizable reads): %r"
-                                % (key, vals))
-                continue
-            value = next(iter(vals.values()))
-            bad_stale = {lb: sv for lb, sv in stales.items()
-                         if sv != value}
-            if bad_stale:
-                problems.append("%s: stale reads after catch-up differ from "
-                                "%r: %r" % (key, value, bad_stale))
-            # Durability: the final value is not older than any
-            # acknowledged write.
-            ws = writes.get(key, [])
-            by_val = {w.value: w for w in ws if w.outcome != "failed"}
-            oks = [w for w in ws if w.outcome == "ok"]
-            if value is None:
-                if oks:
-                    last = max(oks, key=lambda w: w.complete)
-                    problems.append("%s: LOST: absent at the end, but %d "
-                                    "writes were acknowledged (last %s)"
-                                    % (key, len(oks), last.describe()))
-                continue
-            w = by_val.get(value)
-            if w is None:
-                problems.append("%s: final value %r was never written "
-                                "(or only by a failed write)" % (key, value))
-                continue
-            newer = [o for o in oks if o is not w and w.complete < o.invoke]
-            if newer:
-                last = max(newer, key=lambda o: o.complete)
-                problems.append("%s: LOST acknowledged write(s): final value "
-                                "%r (%s) but %d acknowledged writes started "
-                                "after it completed, e.g. %s"
-                                % (key, value, w.describe(), len(newer),
-                                   last.describe()))
+        keys = ["k%d" % k for k in range(self.cfg.keys)]
+        problems = final_state_problems(final, ops, keys)
         if problems:
             rep.problems.extend(problems)
             rep.lines.append("final state: PROBLEMS:\n  " +
@@ -842,17 +970,23 @@ class Run:
             rep.lines.append("final state: %d nodes agree on %d keys "
                              "(linearizable and stale reads); every "
                              "acknowledged write survives"
-                             % (cfg.nodes, cfg.keys))
+                             % (self.cfg.nodes, self.cfg.keys))
 
     def report_ops(self, rep, ops, phase_start, phase_end):
         s = checker.summarize([o for o in ops if o.client != "final"])
         n_final = sum(1 for o in ops if o.client == "final")
         rep.summary = s
         rep.lines.append(
-            "ops: %d writes (ok %d, failed %d, unknown %d), %d reads (ok %d, "
-            "failed %d) + %d final reads"
+            "ops: %d writes (ok %d, failed %d, unknown %d), %d deletes (ok "
+            "%d: %d existed, %d absent; failed %d, unknown %d), %d reads (ok "
+            "%d, failed %d) + %d final reads"
             % (sum(s["write"].values()), s["write"]["ok"],
                s["write"]["failed"], s["write"]["unknown"],
+               sum(s["delete"].values()), s["delete"]["ok"],
+               sum(1 for o in ops if o.kind == "delete" and o.found),
+               sum(1 for o in ops if o.kind == "delete"
+                   and o.found is False),
+               s["delete"]["failed"], s["delete"]["unknown"],
                sum(s["read"].values()), s["read"]["ok"], s["read"]["failed"],
                n_final))
         counts = {}
@@ -864,67 +998,67 @@ class Run:
                                         sorted(counts.items())) or "none",
             "" if rep.partitions is None else
             "; partitions SKIPPED: %s" % rep.partitions))
-        # Availability: gaps between successful writes' completions.
-        times = sorted(o.complete for o in ops if o.kind == "write" and
-                       o.outcome == "ok" and o.client != "final"
-                       and phase_start <= o.complete <= phase_end)
-        pts = [phase_start] + times + [phase_end]
-        gaps = [(pts[i + 1] - pts[i], pts[i], pts[i + 1])
-                for i in range(len(pts) - 1)]
-        if gaps:
-            g = max(gaps)
-            rep.gap = g
-            windows = []
-            for i, f in enumerate(self.faults):
-                nxt = (self.faults[i + 1]["start"] if i + 1 <
-                       len(self.faults) else phase_end)
-                windows.append((f["kind"], f["start"], nxt))
-            # A gap counts against a fault kind when it overlaps that
-            # fault's window (its start until the next fault's) by more
-            # than 0.1 s: a gap that a new fault starts in its last
-            # moments is the new fault's.
-            by_kind = {}
-            for length, a, b in gaps:
-                for kind, fs, fe in windows:
-                    if min(b, fe) - max(a, fs) > min(0.1, length / 2):
-                        by_kind[kind] = max(by_kind.get(kind, 0.0), length)
-            rep.gap_by_kind = by_kind
+        # Availability: gaps between successful writes' (and reads')
+        # completions, overall and by the fault whose window they overlap.
+        windows = []
+        for i, f in enumerate(self.faults):
+            nxt = (self.faults[i + 1]["start"] if i + 1 <
+                   len(self.faults) else phase_end)
+            windows.append((f["kind"], f["start"], nxt))
+        kill_all_ends = [f["end"] for f in self.faults
+                         if f["kind"] == "kill-all" and "end" in f]
+        ops = [o for o in ops if o.client != "final" and o.outcome == "ok"]
+        wtimes = sorted(o.complete for o in ops
+                        if o.kind in ("write", "delete")
+                        and phase_start <= o.complete <= phase_end)
+        rtimes = sorted(o.complete for o in ops
+                        if o.kind == "read" and not o.extra.get("stale")
+                        and phase_start <= o.complete <= phase_end)
+        over = []
+        # (--stale runs make no linearizable reads: writes only there.)
+        for what, times in (("write", wtimes),) + (
+                () if self.cfg.stale else (("read", rtimes),)):
+            g, by_kind = availability(times, windows, phase_start,
+                                      phase_end, kill_all_ends)
+            if what == "write":
+                rep.gap, rep.gap_by_kind = g, by_kind
+            else:
+                rep.read_gap, rep.read_gap_by_kind = g, by_kind
+            if g is None:
+                continue
             rep.lines.append(
-                "availability: longest stretch without a successful write "
-                "%.2f s (%.2f-%.2f s); by fault kind (longest gap "
+                "availability (%ss): longest stretch without a successful "
+                "%s %.2f s (%.2f-%.2f s); by fault kind (longest gap "
                 "overlapping such a fault until the next): %s"
-                % (g[0], g[1], g[2], ", ".join(
+                % (what, what, g[0], g[1], g[2], ", ".join(
                     "%s %.2f s" % kv for kv in sorted(by_kind.items()))
                    or "n/a"))
-            # kill-all leaves no node to write to: what counts is how soon
-            # the restarted cluster takes writes again.
-            recover = []
-            for f in self.faults:
-                if f["kind"] == "kill-all" and "end" in f:
-                    nxt = [t for t in times if t >= f["end"]]
-                    if nxt:
-                        recover.append(nxt[0] - f["end"])
-            if recover:
-                rep.gap_by_kind["kill-all-recovery"] = max(recover)
-                rep.lines.append(
-                    "kill-all: first successful write after the restart of "
-                    "every node: longest %.2f s over %d kills"
-                    % (max(recover), len(recover)))
-            goals = []
-            for kind, length in sorted(rep.gap_by_kind.items()):
+            goals, limits = [], []
+            for kind, length in sorted(by_kind.items()):
                 if kind == "kill-all":
                     continue  # the whole cluster was down: see recovery
-                limit = 2.0 if kind.startswith("partition") else 1.0
+                goal = 2.0 if kind.startswith("partition") else 1.0
                 goals.append("%s %.2f s %s %.0f s" % (
-                    kind, length, "<" if length < limit else "NOT <",
-                    limit))
+                    kind, length, "<" if length < goal else "NOT <", goal))
+                limit = self.cfg.gap_limit.get(
+                    kind if kind == "kill-all-recovery"
+                    else kind.split("-")[0])
+                if limit is not None and length > limit:
+                    limits.append("%s gap %s %.2f s > limit %.1f s"
+                                  % (what, kind, length, limit))
             if goals:
                 missed = [x for x in goals if "NOT" in x]
                 rep.lines.append(
-                    "availability goals (under 1 s for kills and pauses, "
+                    "%s availability goals (under 1 s for kills and pauses, "
                     "2 s for partitions): %s%s" % (
-                        "met" if not missed else "MISSED",
+                        what, "met" if not missed else "MISSED",
                         "" if not missed else ": " + "; ".join(missed)))
+            over.extend(limits)
+        if not self.cfg.stale:  # stale runs read at cut-off followers
+            rep.gaps_over_limit = over
+            if over:
+                rep.problems.append("availability below the bounds: %s"
+                                    % "; ".join(over))
 
     def node_evidence(self, res):
         """Node stderr lines around a violation: warnings and errors."""
@@ -933,6 +1067,111 @@ class Run:
             out.extend("  " + ln for ln in nd.stderr_tail(
                 lines=15, pattern=r"WARN|ERROR|error|fatal|term|leader"))
         return "\n".join(out)
+
+
+def final_state_problems(final, ops, keys):
+    """The final-state check. final: {(key, node label): (the linearizable
+    read's Op or None, the stale read's value or "?")}, read on every node
+    after the heal and catch-up; ops: the history (writes, deletes). Returns
+    a list of problems: nodes that disagree, or whose stale read differs,
+    and lost acknowledged writes (the final value is older than an
+    acknowledged write or delete, or absent although no delete can explain
+    it)."""
+    muts = {}
+    for o in ops:
+        if o.kind in ("write", "delete") and o.client != "final":
+            muts.setdefault(o.key, []).append(o)
+    problems = []
+    for key in keys:
+        lins = {lab: v[0] for (kk, lab), v in final.items() if kk == key}
+        stales = {lab: v[1] for (kk, lab), v in final.items() if kk == key}
+        if not lins or any(v is None for v in lins.values()):
+            problems.append("%s: no linearizable read succeeded on %s"
+                            % (key, [lb for lb, v in lins.items()
+                                     if v is None] or "any node"))
+            continue
+        vals = {lb: v.value for lb, v in lins.items()}
+        if len(set(vals.values())) != 1:
+            problems.append("%s: nodes disagree (linearizable reads): %r"
+                            % (key, vals))
+            continue
+        value = next(iter(vals.values()))
+        bad_stale = {lb: sv for lb, sv in stales.items() if sv != value}
+        if bad_stale:
+            problems.append("%s: stale reads after catch-up differ from "
+                            "%r: %r" % (key, value, bad_stale))
+        # Durability: the final value is not older than any acknowledged
+        # write or delete (values are unique; deletes write None).
+        ms = muts.get(key, [])
+        oks = [m for m in ms if m.outcome == "ok"]
+        if value is None:
+            # Absent: some delete (or none at all) must have come last.
+            dels = [m for m in ms if m.kind == "delete"
+                    and m.outcome != "failed"]
+            ok_writes = [m for m in oks if m.kind == "write"]
+            if not ok_writes:
+                continue
+            last = max(ok_writes, key=lambda w: w.invoke)
+            if not any(d.complete >= last.invoke for d in dels):
+                problems.append("%s: LOST: absent at the end, but the "
+                                "acknowledged write %s started after every "
+                                "delete (%d) had completed"
+                                % (key, last.describe(), len(dels)))
+            continue
+        w = {m.value: m for m in ms if m.kind == "write"
+             and m.outcome != "failed"}.get(value)
+        if w is None:
+            problems.append("%s: final value %r was never written "
+                            "(or only by a failed write)" % (key, value))
+            continue
+        newer = [o for o in oks if o is not w and w.complete < o.invoke]
+        if newer:
+            last = max(newer, key=lambda o: o.complete)
+            problems.append("%s: LOST acknowledged write(s): final value "
+                            "%r (%s) but %d acknowledged writes or deletes "
+                            "started after it completed, e.g. %s"
+                            % (key, value, w.describe(), len(newer),
+                               last.describe()))
+    return problems
+
+
+def availability(times, windows, phase_start, phase_end, kill_all_ends=()):
+    """Gaps between successes: times are the sorted completion times of
+    successful ops in [phase_start, phase_end]; windows (kind, start, end)
+    are the faults' windows (a fault's start until the next one's). Returns
+    (longest gap as (length, from, to), {kind: longest gap overlapping such
+    a window by more than 0.1 s}) plus, for kill-all, "kill-all-recovery":
+    the longest time from the restart of every node to the next success.
+    The first element is None without a phase."""
+    pts = [phase_start] + list(times) + [phase_end]
+    gaps = [(pts[i + 1] - pts[i], pts[i], pts[i + 1])
+            for i in range(len(pts) - 1)]
+    if not gaps:
+        return None, {}
+    by_kind = {}
+    # A gap counts against a fault kind when it overlaps that fault's
+    # window by more than 0.1 s: a gap that a new fault starts in its last
+    # moments is the new fault's. A gap that overlaps the time every node
+    # was down (a kill-all until its restart) is kill-all's alone: how soon
+    # the cluster recovers is measured apart.
+    downs = [(fs, e) for (kind, fs, _), e in
+             zip([w for w in windows if w[0] == "kill-all"], kill_all_ends)]
+    for length, a, b in gaps:
+        if any(min(b, e) - max(a, fs) > 0 for fs, e in downs):
+            by_kind["kill-all"] = max(by_kind.get("kill-all", 0.0), length)
+            continue
+        for kind, fs, fe in windows:
+            if min(b, fe) - max(a, fs) > min(0.1, length / 2):
+                by_kind[kind] = max(by_kind.get(kind, 0.0), length)
+    recover = []
+    for end in kill_all_ends:
+        nxt = [t for t in times if t >= end]
+        # No success after the last restart before the phase ended: the
+        # time to the phase's end (a lower bound).
+        recover.append((nxt[0] if nxt else phase_end) - end)
+    if recover:
+        by_kind["kill-all-recovery"] = max(recover)
+    return max(gaps), by_kind
 
 
 def run(cfg, bin_dir, log=_print_flush):

@@ -37,6 +37,8 @@ BIN_DIR = None  # set by main() from --bin-dir
 READY_TIMEOUT = 10.0  # seconds for a node to become leader
 POLL_INTERVAL = 0.02  # seconds between readiness polls
 STOP_TIMEOUT = 10.0  # seconds for SIGTERM before SIGKILL
+TERM_BOUND = 5.0  # seconds a node has to exit 0 after SIGTERM at teardown
+SKIP_RETURN_CODE = 77  # CTest's SKIP_RETURN_CODE (CMakeLists.txt)
 HTTP_TIMEOUT = 10.0  # socket timeout of one HTTP exchange
 
 _all_nodes = []  # every Node ever started, for cleanup at exit
@@ -176,6 +178,8 @@ class Node:
         self.log_dir = make_tmp_dir(prefix="raftd-log-")
         self.log_paths = []  # one stderr file per start
         self.starts = 0
+        self.exit_expected = False  # we signalled it, or a test awaited
+        # its exit: an exit then is the test's business, not a crash
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -197,6 +201,7 @@ class Node:
         assert self.proc is None or self.proc.poll() is not None, \
             "%s already running" % self.label
         self.starts += 1
+        self.exit_expected = False
         path = os.path.join(self.log_dir, "stderr.%d.log" % self.starts)
         self.log_paths.append(path)
         with open(path, "wb") as err, open(path + ".stdout", "wb") as out:
@@ -232,6 +237,7 @@ class Node:
 
     def wait_exit(self, timeout):
         """Waits for the process to exit; returns its exit code."""
+        self.exit_expected = True
         return self.proc.wait(timeout=timeout)
 
     def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
@@ -239,6 +245,7 @@ class Node:
         Returns (exit code, True if it had to be killed)."""
         if self.proc is None:
             return None, False
+        self.exit_expected = True
         if self.proc.poll() is not None:
             return self.proc.returncode, False
         try:
@@ -253,6 +260,28 @@ class Node:
             except ProcessLookupError:
                 pass
             return self.proc.wait(timeout=10), True
+
+    def stop_checked(self, timeout=TERM_BOUND):
+        """Teardown: SIGTERM (SIGKILL after timeout). Returns None if the
+        node exited 0 in time (or was already stopped or awaited by the
+        test), else what went wrong: it hung, exited non-zero, or had
+        exited non-zero by itself before (a crash no test asked for)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is not None:
+            rc = self.proc.returncode
+            if self.exit_expected or rc == 0:
+                return None
+            return "%s (pid %d) had exited by itself with code %s" % (
+                self.label, self.proc.pid, rc)
+        rc, killed = self.stop(signal.SIGTERM, timeout)
+        if killed:
+            return "%s (pid %d) still ran %.0f s after SIGTERM (killed)" % (
+                self.label, self.proc.pid, timeout)
+        if rc != 0:
+            return "%s (pid %d) exited with code %s on SIGTERM" % (
+                self.label, self.proc.pid, rc)
+        return None
 
     def kill9(self):
         """kill -9 by PID; returns the exit status."""
@@ -932,13 +961,11 @@ class NodeTestCase(unittest.TestCase):
         self.nodes = []
 
     def tearDown(self):
-        for n in self.nodes:
-            n.stop()
+        stop_checked(self.nodes, self.failureException)
 
     @classmethod
     def tearDownClass(cls):
-        for n in cls.class_nodes:
-            n.stop()
+        stop_checked(cls.class_nodes, AssertionError)
 
     def node(self, **kw):
         """A Node owned by this test (stopped in tearDown), not started."""
@@ -967,6 +994,15 @@ class NodeTestCase(unittest.TestCase):
             raise self.failureException("%sexpected HTTP %d, got %d (body %r)"
                                         % (what + ": " if what else "",
                                            expected, st, body[:300]))
+
+
+def stop_checked(nodes, exc):
+    """Stops every node (SIGTERM, TERM_BOUND each) and raises exc if one
+    crashed, hung or exited non-zero: after the last assertion passes, a
+    node must still shut down cleanly."""
+    problems = [p for p in (n.stop_checked() for n in nodes) if p]
+    if problems:
+        raise exc("teardown: " + "; ".join(problems))
 
 
 class _Result(unittest.TextTestResult):
@@ -1029,5 +1065,13 @@ def main():
     r = prog.result
     failed = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
     passed = r.testsRun - failed - len(r.skipped)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(0 if failed == 0 and r.testsRun > 0 else 1)
+    line = "%d passed, %d failed" % (passed, failed)
+    if r.skipped:
+        line += ", %d skipped" % len(r.skipped)
+    print(line)
+    for test, why in r.skipped:
+        print("SKIPPED %s: %s" % (test.id(), why))
+    if failed or r.testsRun == 0:
+        sys.exit(1)
+    # A skipped test is not a pass: CTest shows the file as skipped.
+    sys.exit(SKIP_RETURN_CODE if r.skipped else 0)

@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
-from lin import checker, runner  # noqa: E402
+from lin import checker, driver, runner  # noqa: E402
 from lin.checker import Op  # noqa: E402
 
 INF = math.inf
@@ -37,6 +37,14 @@ class H:
     def r(self, value, inv, comp, outcome="ok", client=None, key=None):
         self.ops.append(Op("read", key or self.key, value, inv, comp, outcome,
                            client=client, id=len(self.ops)))
+        return self
+
+    def d(self, found, inv, comp, outcome="ok", client=None, key=None):
+        """A delete: found True (200), False (404), None (not ok)."""
+        self.ops.append(Op("delete", key or self.key, None, inv,
+                           None if outcome == "unknown" else comp, outcome,
+                           client=client, id=len(self.ops),
+                           found=found if outcome == "ok" else None))
         return self
 
     def check(self):
@@ -193,6 +201,52 @@ class HandMade(unittest.TestCase):
         with self.assertRaises(ValueError):
             H().w("a", 0, 1).w("a", 2, 3).check()
 
+    # -- deletes --------------------------------------------------------------------
+
+    def test_delete_then_absent(self):
+        self.assertLin(H().w("a", 0, 1).d(True, 2, 3).r(None, 4, 5)
+                       .w("b", 6, 7).r("b", 8, 9).d(True, 10, 11)
+                       .d(False, 12, 13).r(None, 14, 15))
+
+    def test_delete_404_on_a_never_written_key(self):
+        self.assertLin(H().d(False, 0, 1).r(None, 2, 3))
+
+    def test_delete_concurrent_with_write_either_order(self):
+        self.assertLin(H().w("a", 0, 1).w("b", 2, 5).d(True, 2, 5)
+                       .r("b", 6, 7))
+        self.assertLin(H().w("a", 0, 1).w("b", 2, 5).d(True, 2, 5)
+                       .r(None, 6, 7))
+
+    def test_unknown_delete_may_take_effect(self):
+        self.assertLin(H().w("a", 0, 1).d(None, 2, None, "unknown")
+                       .r(None, 3, 4))
+        self.assertLin(H().w("a", 0, 1).d(None, 2, None, "unknown")
+                       .r("a", 3, 4))
+
+    def test_failed_delete_has_no_effect(self):
+        self.assertNotLin(H().w("a", 0, 1).d(None, 2, 3, "failed")
+                          .r(None, 4, 5))
+
+    def test_read_of_deleted_value(self):
+        # a was deleted (acknowledged) before the read started.
+        self.assertNotLin(H().w("a", 0, 1).d(True, 2, 3).r("a", 4, 5),
+                          in_witness=(0, 2))
+
+    def test_delete_404_after_a_completed_write(self):
+        # 404 means the key was absent when the delete applied: it cannot
+        # be, right after a, with nothing else deleting it.
+        self.assertNotLin(H().w("a", 0, 1).d(False, 2, 3), words=("absent",),
+                          in_witness=(0, 1))
+
+    def test_deletes_json_round_trip(self):
+        h = H().w("a", 0, 1).d(True, 2, 3).d(False, 4, 5) \
+            .d(None, 6, None, "unknown").d(None, 7, 8, "failed")
+        back = checker.ops_from_dicts([o.to_dict() for o in h.ops])
+        self.assertEqual([o.to_dict() for o in back],
+                         [o.to_dict() for o in h.ops])
+        self.assertEqual([o.found for o in back],
+                         [None, True, False, None, None])
+
     def test_jsonl_round_trip(self):
         h = H().w("a", 0, 1).w("b", 2, 3, "unknown").r("a", 4, 5) \
             .w("c", 6, 7, "failed")
@@ -208,12 +262,140 @@ class HandMade(unittest.TestCase):
         self.assertEqual(back[1].complete, INF)
 
 
+# -- the driver's final-state check (lost acknowledged writes) ------------------------
+
+
+class FinalState(unittest.TestCase):
+    """driver.final_state_problems on made-up final reads: the check must
+    fire on an acknowledged write that is missing at the end (the bug is
+    injected here, in the history and final reads, not in the daemon)."""
+
+    NODES = ("n1", "n2", "n3")
+
+    def final(self, value, stale=None, key="k0", nodes=None):
+        """Every node's final linearizable read returns value (a dict
+        label -> value to differ), its stale read `stale` (default: the
+        same)."""
+        out = {}
+        for lb in self.NODES:
+            v = value[lb] if isinstance(value, dict) else value
+            r = Op("read", key, v, 100, 101, "ok", client="final")
+            out[(key, lb)] = (r, v if stale is None else stale)
+        return out
+
+    def problems(self, ops, final):
+        return driver.final_state_problems(final, ops, ["k0"])
+
+    def test_last_acknowledged_write_survives(self):
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3).w("u", 4, None, "unknown").ops
+        self.assertEqual(self.problems(ops, self.final("b")), [])
+        # An unknown write may have taken effect last.
+        self.assertEqual(self.problems(ops, self.final("u")), [])
+
+    def test_lost_acknowledged_write(self):
+        # Injected bug: b was acknowledged after a completed, yet every
+        # node ends with a.
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3).ops
+        p = self.problems(ops, self.final("a"))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("LOST acknowledged write", p[0])
+        self.assertIn("'b'", p[0])
+
+    def test_lost_write_of_an_absent_key(self):
+        ops = H("k0").w("a", 0, 1).ops
+        p = self.problems(ops, self.final(None))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("LOST: absent at the end", p[0])
+
+    def test_absent_after_a_delete(self):
+        ops = H("k0").w("a", 0, 1).d(True, 2, 3).ops
+        self.assertEqual(self.problems(ops, self.final(None)), [])
+        # A delete concurrent with the last write may have come last.
+        ops = H("k0").w("a", 0, 1).w("b", 2, 4).d(True, 3, 5).ops
+        self.assertEqual(self.problems(ops, self.final(None)), [])
+        # An unknown delete may have taken effect at any time.
+        ops = H("k0").w("a", 0, 1).d(None, 0.5, None, "unknown").w("b", 2, 3).ops
+        self.assertEqual(self.problems(ops, self.final(None)), [])
+
+    def test_lost_write_after_every_delete(self):
+        ops = H("k0").w("a", 0, 1).d(True, 2, 3).w("b", 4, 5).ops
+        p = self.problems(ops, self.final(None))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("LOST", p[0])
+        # A failed delete explains nothing either.
+        ops = H("k0").w("a", 0, 1).d(None, 2, 3, "failed").ops
+        self.assertEqual(len(self.problems(ops, self.final(None))), 1)
+
+    def test_lost_delete(self):
+        # The acknowledged delete came after a; a is still there.
+        ops = H("k0").w("a", 0, 1).d(True, 2, 3).ops
+        p = self.problems(ops, self.final("a"))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("LOST", p[0])
+
+    def test_nodes_disagree(self):
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3).ops
+        p = self.problems(ops, self.final({"n1": "b", "n2": "b",
+                                           "n3": "a"}))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("disagree", p[0])
+
+    def test_stale_read_differs_after_catch_up(self):
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3).ops
+        p = self.problems(ops, self.final("b", stale="a"))
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("stale reads after catch-up", p[0])
+
+    def test_value_never_written(self):
+        ops = H("k0").w("a", 0, 1).w("b", 2, 3, "failed").ops
+        for v in ("zzz", "b"):
+            p = self.problems(ops, self.final(v))
+            self.assertEqual(len(p), 1, p)
+            self.assertIn("never written", p[0])
+
+    def test_no_final_read(self):
+        ops = H("k0").w("a", 0, 1).ops
+        final = self.final("a")
+        final[("k0", "n2")] = (None, "?")
+        p = self.problems(ops, final)
+        self.assertEqual(len(p), 1, p)
+        self.assertIn("no linearizable read", p[0])
+
+
+class Availability(unittest.TestCase):
+    """driver.availability: the gaps the availability bounds are checked
+    on (for writes and for reads alike)."""
+
+    def test_gap_counts_against_the_fault_it_overlaps(self):
+        times = [0.5, 1.0, 1.1, 3.6, 3.7, 6.0, 9.5]
+        windows = [("pause-leader", 1.2, 5.0), ("kill-random", 5.0, 10.0)]
+        g, by = driver.availability(times, windows, 0.0, 10.0)
+        self.assertAlmostEqual(g[0], 3.5)  # 6.0 .. 9.5
+        self.assertAlmostEqual(by["pause-leader"], 2.5)  # 1.1 .. 3.6
+        self.assertAlmostEqual(by["kill-random"], 3.5)
+
+    def test_kill_all_is_measured_by_its_recovery(self):
+        times = [0.5, 1.0, 4.2, 4.3, 8.0]
+        windows = [("kill-all", 1.1, 4.0), ("pause-random", 4.0, 10.0)]
+        g, by = driver.availability(times, windows, 0.0, 10.0,
+                                    kill_all_ends=[3.0])
+        # 1.0 .. 4.2 overlaps the time every node was down (1.1 .. 3.0):
+        # kill-all's alone, although it reaches into pause-random's window.
+        self.assertAlmostEqual(by["kill-all"], 3.2)
+        self.assertAlmostEqual(by["kill-all-recovery"], 1.2)  # 3.0 .. 4.2
+        self.assertAlmostEqual(by["pause-random"], 3.7)  # 4.3 .. 8.0
+        # No success after the restart: the time until the phase ended.
+        g, by = driver.availability([0.5], windows, 0.0, 10.0,
+                                    kill_all_ends=[3.0])
+        self.assertAlmostEqual(by["kill-all-recovery"], 7.0)
+
+
 # -- random histories from a sequential model ----------------------------------------
 
 
 def random_history(rng, n_clients=8, n_ops=3000, keys=("k0",),
                    p_write=0.5, p_unknown=0.05, p_failed=0.03,
-                   p_unknown_lost=0.5):
+                   p_unknown_lost=0.5, p_delete=0.0):
     """A linearizable history by construction: each client runs ops one
     after the other; each op takes effect at a random point inside its
     interval (an unknown write: at a random point after its invocation,
@@ -229,7 +411,22 @@ def random_history(rng, n_clients=8, n_ops=3000, keys=("k0",),
         comp = inv + dur
         t_client[c] = comp
         key = rng.choice(keys)
-        if rng.random() < p_write:
+        dice = rng.random()
+        if dice < p_delete:
+            u = rng.random()
+            if u < p_failed:
+                ops.append((None, Op("delete", key, None, inv, comp,
+                                     "failed", client=c)))
+            elif u < p_failed + p_unknown:
+                point = (None if rng.random() < p_unknown_lost
+                         else inv + rng.random() * dur * 4)
+                ops.append((point, Op("delete", key, None, inv, None,
+                                      "unknown", client=c)))
+            else:  # found: set by the model below
+                ops.append((inv + rng.random() * dur,
+                            Op("delete", key, None, inv, comp, "ok",
+                               client=c, found=False)))
+        elif dice < p_write:
             counter += 1
             v = "c%d-%d" % (c, counter)
             u = rng.random()
@@ -254,6 +451,10 @@ def random_history(rng, n_clients=8, n_ops=3000, keys=("k0",),
                             key=lambda p: p[0]):
         if op.kind == "write":
             state[op.key] = op.value
+        elif op.kind == "delete":
+            if op.outcome == "ok":
+                op.found = state.get(op.key) is not None
+            state[op.key] = None
         else:
             op.value = state.get(op.key)
     out = [op for _, op in ops]
@@ -296,6 +497,27 @@ class RandomHistories(unittest.TestCase):
             res = checker.check(ops)
             self.assertIs(res.valid, True, "seed %d:\n%s"
                           % (seed, res.explain()))
+
+    def test_random_histories_with_deletes(self):
+        for seed in range(20):
+            rng = random.Random(100 + seed)
+            ops = random_history(rng, n_ops=400, keys=("k0", "k1"),
+                                 p_delete=0.15, p_write=0.55)
+            self.assertTrue(any(o.kind == "delete" and o.found is False
+                                for o in ops))
+            res = checker.check(ops)
+            self.assertIs(res.valid, True, "seed %d:\n%s"
+                          % (seed, res.explain()))
+            rid = stale_mutation(rng, ops)
+            if rid is None:
+                continue
+            res = checker.check(ops)
+            self.assertIs(res.valid, False, "seed %d: mutated read #%d "
+                          "not caught" % (seed, rid))
+            # The witness alone is a violation too.
+            for v in res.violations():
+                self.assertIs(checker.check(v.witness).valid, False,
+                              v.explain())
 
     def test_large_random_history_and_mutation(self):
         rng = random.Random(12345)
