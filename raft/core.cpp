@@ -1,13 +1,50 @@
 #include "raft/core.hpp"
 
 #include <algorithm>
-#include <cassert>
+#include <exception>
+#include <string>
 #include <iterator>
 
+#include "raft/check.hpp"
 #include "raft/membership.hpp"
 #include "raft/quorum.hpp"
 
 namespace raftd {
+
+/// Checks what must hold after every call into the core, when the call
+/// returns (LogCabin's RaftConsensusInvariants): one guard per input.
+struct raft_core::checked_call {
+  const raft_core& core;
+  uint64_t commit_before;
+
+  explicit checked_call(const raft_core& c)
+    : core(c), commit_before(c.commit_index_) {
+  }
+  ~checked_call() noexcept(false) {
+    if (std::uncaught_exceptions() == 0)
+      core.check_invariants(commit_before);
+  }
+};
+
+void raft_core::check_invariants(uint64_t commit_before) const {
+  auto n = [](uint64_t x) { return std::to_string(x); };
+  RAFTD_CHECK(commit_index_ >= commit_before,
+              "commit index went back from " + n(commit_before) + " to "
+                + n(commit_index_) + " (§5.3)");
+  RAFTD_CHECK(commit_index_ <= last_index(),
+              "commit index " + n(commit_index_) + " past the log's end "
+                + n(last_index()));
+  RAFTD_CHECK(emitted_index_ <= commit_index_
+                && emitted_index_ <= stable_index_,
+              "entries up to " + n(emitted_index_)
+                + " went to the state machine past commit " + n(commit_index_)
+                + " or durable " + n(stable_index_));
+  RAFTD_CHECK(stable_index_ <= last_index(),
+              "durable index " + n(stable_index_) + " past the log's end "
+                + n(last_index()));
+  RAFTD_CHECK(role_ != role_kind::leader || leader_ == cfg_.id,
+              "a leader that names " + leader_ + " as leader");
+}
 
 const char* to_string(role_kind r) {
   switch (r) {
@@ -35,7 +72,8 @@ raft_core::raft_core(core_config cfg, hard_state hs, std::vector<log_entry> log,
 }
 
 void raft_core::bootstrap(const member& self, effects& out) {
-  assert(log_.last_index() == 0);
+  checked_call check{*this};
+  RAFTD_CHECK(log_.last_index() == 0, "bootstrapping a log that is not empty");
   append_local(log_entry{0, 1, entry_kind::config, {}, encode_members({self})},
                out);
   // The founding configuration is committed by definition; it becomes
@@ -87,6 +125,7 @@ bool raft_core::leader_heard_recently() const {
 // -- ticks ---------------------------------------------------------------------
 
 void raft_core::tick(effects& out) {
+  checked_call check{*this};
   if (role_ == role_kind::leader) {
     if (!cfg_.check_quorum || ++check_quorum_elapsed_ < cfg_.election_ticks)
       return;
@@ -202,6 +241,7 @@ bool raft_core::log_up_to_date(uint64_t last_term, uint64_t last_index) const {
 
 vote_response raft_core::handle_vote_request(const vote_request& req,
                                              effects& out) {
+  checked_call check{*this};
   vote_response resp{term_, cfg_.id, false, req.pre_vote};
   if (!req.to.empty() && req.to != cfg_.id)
     return vote_response{0, cfg_.id, false, req.pre_vote}; // not for us
@@ -232,6 +272,7 @@ vote_response raft_core::handle_vote_request(const vote_request& req,
 
 void raft_core::handle_vote_response(const vote_response& resp,
                                      effects& out) {
+  checked_call check{*this};
   if (resp.term > term_ && !resp.granted) {
     become_follower(resp.term, {}, out);
     return;
@@ -254,7 +295,6 @@ void raft_core::handle_vote_response(const vote_response& resp,
 // -- replication ---------------------------------------------------------------
 
 void raft_core::append_local(log_entry e, effects& out) {
-  assert(e.index == last_index() + 1);
   bool config = e.kind == entry_kind::config;
   out.append.push_back(e);
   log_.append(std::move(e));
@@ -264,7 +304,9 @@ void raft_core::append_local(log_entry e, effects& out) {
 
 void raft_core::truncate_local(uint64_t from, effects& out) {
   // §5.3 only ever removes uncommitted entries; anything else is a bug.
-  assert(from > commit_index_);
+  RAFTD_CHECK(from > commit_index_,
+              "truncating committed entries from " + std::to_string(from)
+                + " (commit " + std::to_string(commit_index_) + ")");
   log_.truncate_from(from);
   stable_index_ = std::min(stable_index_, from - 1);
   if (out.truncate_from == 0 || from < out.truncate_from)
@@ -279,6 +321,7 @@ void raft_core::truncate_local(uint64_t from, effects& out) {
 
 append_response raft_core::handle_append_request(append_request req,
                                                  effects& out) {
+  checked_call check{*this};
   // Meant for whoever had our address before: answer nothing it can use
   // (term 0), and change nothing here.
   if (!req.to.empty() && req.to != cfg_.id)
@@ -286,6 +329,13 @@ append_response raft_core::handle_append_request(append_request req,
   append_response resp{term_, cfg_.id, false, 0, 0, 0, req.read_round};
   if (req.term < term_)
     return resp; // §5.1: a stale leader learns the new term from `resp.term`
+  // Election safety (§5.2): at most one leader in a term.
+  RAFTD_CHECK(req.term > term_
+                || (role_ != role_kind::leader
+                    && (leader_.empty() || leader_ == req.leader)),
+              "two leaders in term " + std::to_string(term_) + ": "
+                + (role_ == role_kind::leader ? cfg_.id : leader_) + " and "
+                + req.leader);
   if (req.term > term_ || role_ != role_kind::follower || leader_ != req.leader)
     become_follower(req.term, req.leader, out);
   reset_election_timer();
@@ -303,6 +353,8 @@ append_response raft_core::handle_append_request(append_request req,
     resp.conflict_index = first;
     return resp;
   }
+  auto last_term = req.entries.empty() ? req.prev_term
+                                       : req.entries.back().term;
   for (auto& e : req.entries) {
     if (e.index <= last_index()) {
       if (term_at(e.index) == e.term)
@@ -313,6 +365,13 @@ append_response raft_core::handle_append_request(append_request req,
   }
   resp.success = true;
   resp.match_index = req.prev_index + req.entries.size();
+  // Log matching (§5.3): our log now ends in the leader's entries here.
+  RAFTD_CHECK(cfg_.bugs.skip_log_check
+                || term_at(resp.match_index) == last_term,
+              "after an append up to " + std::to_string(resp.match_index)
+                + " the log holds term "
+                + std::to_string(term_at(resp.match_index)) + ", not "
+                + std::to_string(last_term));
   // §5.3: commitIndex = min(leaderCommit, index of last new entry).
   auto new_commit = std::min(req.commit, resp.match_index);
   if (new_commit > commit_index_) {
@@ -324,6 +383,7 @@ append_response raft_core::handle_append_request(append_request req,
 
 void raft_core::handle_match(const node_name& peer, uint64_t term,
                              uint64_t match, effects& out) {
+  checked_call check{*this};
   if (role_ != role_kind::leader || term != term_ || !is_voter(peer))
     return;
   recently_active_.insert(peer);
@@ -335,11 +395,13 @@ void raft_core::handle_match(const node_name& peer, uint64_t term,
 }
 
 void raft_core::observe_term(uint64_t term, effects& out) {
+  checked_call check{*this};
   if (term > term_)
     become_follower(term, {}, out);
 }
 
 void raft_core::persisted(uint64_t index, uint64_t term, effects& out) {
+  checked_call check{*this};
   // A reply for a write whose entries were truncated since tells nothing:
   // (index, term) identifies an entry and all before it (§5.3, Log Matching).
   if (index <= stable_index_ || index > last_index() || term_at(index) != term)
@@ -381,6 +443,7 @@ void raft_core::emit_committed(effects& out) {
 
 std::optional<uint64_t> raft_core::propose(entry_kind kind, std::string key,
                                            std::string value, effects& out) {
+  checked_call check{*this};
   if (role_ != role_kind::leader)
     return std::nullopt;
   auto index = last_index() + 1;
@@ -396,8 +459,11 @@ void raft_core::reload_members() {
   if (e == nullptr)
     return;
   config_index_ = e->index;
-  if (auto ms = decode_members(e->value))
-    members_ = std::move(*ms);
+  auto ms = decode_members(e->value);
+  RAFTD_CHECK(ms.has_value(), "the configuration entry at "
+                                + std::to_string(e->index)
+                                + " does not decode");
+  members_ = std::move(*ms);
 }
 
 } // namespace raftd

@@ -166,6 +166,12 @@ private:
   // -- votes -------------------------------------------------------------------
   bool in_lease() const;
 
+  // -- invariants --------------------------------------------------------------
+  struct checked_call;
+  /// Stops the node (RAFTD_CHECK) if what must hold after any call does
+  /// not; `commit_before` is the commit index when the call began.
+  void check_invariants(uint64_t commit_before) const;
+
   core_config cfg_;
   std::mt19937_64 rng_;
 

@@ -1,7 +1,9 @@
 #include "raft/log.hpp"
 
-#include <cassert>
 #include <iterator>
+#include <string>
+
+#include "raft/check.hpp"
 
 namespace raftd {
 
@@ -19,7 +21,10 @@ uint64_t raft_log::term_at(uint64_t index) const {
 }
 
 const log_entry& raft_log::at(uint64_t index) const {
-  assert(holds(index));
+  RAFTD_CHECK(holds(index), "no entry " + std::to_string(index)
+                              + " in the log's range "
+                              + std::to_string(first_index()) + ".."
+                              + std::to_string(last_index()));
   return entries_[index - first_index()];
 }
 
@@ -42,12 +47,16 @@ std::vector<log_entry> raft_log::slice(uint64_t from, uint64_t to,
 }
 
 void raft_log::append(log_entry e) {
-  assert(e.index == last_index() + 1);
+  RAFTD_CHECK(e.index == last_index() + 1,
+              "appending entry " + std::to_string(e.index) + " after "
+                + std::to_string(last_index()));
   entries_.push_back(std::move(e));
 }
 
 void raft_log::truncate_from(uint64_t from) {
-  assert(from > prefix_index_);
+  RAFTD_CHECK(from > prefix_index_,
+              "truncating into the compacted prefix at "
+                + std::to_string(from));
   if (from <= last_index())
     entries_.resize(from - first_index());
 }
