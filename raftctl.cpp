@@ -21,6 +21,7 @@
 #include "daemon/node_config.hpp"
 #include "http/status_json.hpp"
 #include "messages/actors.hpp"
+#include "messages/address.hpp"
 #include "messages/errors.hpp"
 #include "messages/register.hpp"
 
@@ -33,8 +34,7 @@ constexpr int exit_refused = 1;
 constexpr int exit_usage = 2;
 
 struct options {
-  std::string host = "localhost";
-  uint16_t port = 5001;
+  host_port node{"localhost", 5001}; ///< -c: the node's peer port
   std::chrono::milliseconds timeout{10000};
   std::vector<std::string> words; ///< command and its arguments
   bool stale = false;
@@ -54,17 +54,17 @@ int usage_error(const std::string& msg) {
   return exit_usage;
 }
 
-bool parse_target(const std::string& s, options& o) {
-  auto colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return false;
-  auto port = std::stoul("0" + s.substr(colon + 1));
-  if (port == 0 || port > 65535
-      || s.find_first_not_of("0123456789", colon + 1) != std::string::npos)
-    return false;
-  o.host = s.substr(0, colon);
-  o.port = static_cast<uint16_t>(port);
-  return true;
+/// Parses -c's value into `o`; returns why it is no address, or "".
+std::string parse_target(const std::string& s, options& o) {
+  auto r = parse_host_port(s);
+  if (r)
+    o.node = std::move(*r.value);
+  return r.error;
+}
+
+/// Parses -timeout's value into `o`; returns an error message or "".
+std::string parse_timeout(const std::string& s, options& o) {
+  return parse_duration(s, o.timeout) ? "" : "want a duration (500ms, 2s)";
 }
 
 /// Parses argv into `o`; returns an error message or "".
@@ -75,11 +75,11 @@ std::string parse(int argc, char** argv, options& o) {
       if (i + 1 >= argc)
         return "flag needs an argument: " + a;
       std::string v = argv[++i];
-      bool ok = a.find('c') != std::string::npos && a.size() <= 3
-                  ? parse_target(v, o)
-                  : parse_duration(v, o.timeout);
-      if (!ok)
-        return "invalid value \"" + v + "\" for flag " + a;
+      auto why = a.find('c') != std::string::npos && a.size() <= 3
+                   ? parse_target(v, o)
+                   : parse_timeout(v, o);
+      if (!why.empty())
+        return "invalid value \"" + v + "\" for flag " + a + ": " + why;
     } else if (a == "-stale" || a == "--stale") {
       o.stale = true;
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
@@ -164,9 +164,10 @@ int main(int argc, char** argv) {
           caf::timespan{std::chrono::milliseconds{200}});
   cfg.set("middleman.connection-timeout", caf::timespan{o.timeout});
   caf::actor_system sys{cfg};
-  auto node = sys.middleman().remote_actor<node_actor>(o.host, o.port);
+  auto node = sys.middleman().remote_actor<node_actor>(o.node.host,
+                                                       o.node.port);
   if (!node) {
-    std::cerr << "raftctl: cannot reach " << o.host << ":" << o.port << ": "
+    std::cerr << "raftctl: cannot reach " << to_string(o.node) << ": "
               << sys.render(node.error()) << "\n";
     return exit_usage;
   }

@@ -1,6 +1,7 @@
 #include "actors/replicator.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <caf/actor_system.hpp>
 #include <caf/delegated.hpp>
@@ -9,6 +10,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "daemon/logging.hpp"
+#include "messages/address.hpp"
 #include "messages/errors.hpp"
 
 namespace raftd {
@@ -23,6 +25,10 @@ struct replicator_state {
   role_actor role;
   connector_actor connector;
   node_actor peer;
+  /// The peer's raft_addr, parsed once at spawn. Empty if it does not parse:
+  /// then this replicator never connects and the peer stays unreachable
+  /// (parse failures are reported, never thrown inside the actor).
+  std::optional<host_port> addr;
 
   bool connecting = false;
   uint64_t connect_gen = 0;
@@ -82,15 +88,11 @@ void on_connected(repl_ptr self, node_actor peer) {
 /// Asks the connector for the peer; on failure, retries with back-off.
 void connect(repl_ptr self) {
   auto& st = self->state;
-  if (st.connecting || st.peer)
+  if (st.connecting || st.peer || !st.addr)
     return;
-  auto& addr = st.cfg.peer.raft_addr;
-  auto colon = addr.rfind(':');
-  auto host = addr.substr(0, colon);
-  auto port = static_cast<uint16_t>(std::stoul(addr.substr(colon + 1)));
   st.connecting = true;
-  self->request(st.connector, st.cfg.rpc_timeout, atom::connect::value, host,
-                port)
+  self->request(st.connector, st.cfg.rpc_timeout, atom::connect::value,
+                st.addr->host, st.addr->port)
     .then([=](node_actor& peer) { on_connected(self, std::move(peer)); },
           [=](caf::error& err) {
             self->state.connecting = false;
@@ -265,6 +267,12 @@ replicator(repl_ptr self, replicator_config cfg, role_actor role,
   st.cfg = std::move(cfg);
   st.role = std::move(role);
   st.connector = std::move(connector);
+  if (auto addr = parse_host_port(st.cfg.peer.raft_addr))
+    st.addr = std::move(addr.value);
+  else
+    RAFTD_LOG(error, "peer " << st.cfg.peer.name << " has a bad address \""
+                             << st.cfg.peer.raft_addr << "\" (" << addr.error
+                             << "); it stays unreachable");
   self->set_down_handler([=](caf::down_msg& dm) {
     if (self->state.peer && dm.source == self->state.peer.address())
       on_peer_down(self);

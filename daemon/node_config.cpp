@@ -5,6 +5,8 @@
 #include <functional>
 #include <map>
 
+#include "messages/address.hpp"
+
 namespace raftd {
 
 namespace {
@@ -24,18 +26,25 @@ bool parse_uint(const std::string& text, uint64_t max, uint64_t& out) {
 }
 
 bool parse_port(const std::string& text, uint16_t& out) {
-  uint64_t v = 0;
-  if (!parse_uint(text, 65535, v) || v == 0)
-    return false;
-  out = static_cast<uint16_t>(v);
-  return true;
+  auto port = raftd::parse_port(text);
+  out = port.value_or(out);
+  return port.has_value();
 }
 
-bool valid_host_port(const std::string& text) {
-  auto colon = text.rfind(':');
-  uint16_t port = 0;
-  return colon != std::string::npos && colon > 0
-         && parse_port(text.substr(colon + 1), port);
+/// -join: stored normalized ("h:080" -> "h:80"), so that it compares equal
+/// to the http_addr the member got from its own join body.
+bool set_join(node_config& c, const std::string& v) {
+  auto r = parse_host_port(v);
+  if (r)
+    c.join = to_string(*r.value);
+  return static_cast<bool>(r);
+}
+
+/// What a flag's "invalid value" error adds: the address parser's reason.
+std::string invalid_detail(const std::string& name, const std::string& value) {
+  if (name == "join")
+    return ": " + parse_host_port(value).error;
+  return {};
 }
 
 using setter = std::function<bool(node_config&, const std::string&)>;
@@ -53,10 +62,7 @@ const std::map<std::string, setter>& value_flags() {
     {"raft-port", [](node_config& c, const std::string& v) {
        return parse_port(v, c.raft_port);
      }},
-    {"join", [](node_config& c, const std::string& v) {
-       c.join = v;
-       return valid_host_port(v);
-     }},
+    {"join", set_join},
     {"max-value-size", [](node_config& c, const std::string& v) {
        uint64_t n = 0;
        if (!parse_uint(v, max_size_flag, n) || n == 0)
@@ -161,7 +167,8 @@ parse_result parse_args(const std::vector<std::string>& args) {
       value = args[++i];
     }
     if (!f->second(r.cfg, value)) {
-      r.error = "invalid value \"" + value + "\" for flag -" + name;
+      r.error = "invalid value \"" + value + "\" for flag -" + name
+                + invalid_detail(name, value);
       return r;
     }
   }

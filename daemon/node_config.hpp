@@ -16,7 +16,9 @@ struct node_config {
   uint16_t http_port = 4001;
   /// 0 until parsed: then -raft-port, or the HTTP port + 1000.
   uint16_t raft_port = 0;
-  std::string join; ///< "host:port" of a member's HTTP API, or empty.
+  /// "host:port" of a member's HTTP API (normalized: to_string of
+  /// messages/address.hpp), or empty.
+  std::string join;
   int log_level = 2; ///< log_level::notice; -v info, -debug, -trace.
   size_t max_value_size = 1 << 20;
   size_t max_conns = 1024;

@@ -15,6 +15,8 @@
 
 #include <http_parser.h>
 
+#include "messages/address.hpp"
+
 namespace raftd::http {
 
 namespace {
@@ -22,7 +24,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 constexpr std::string_view http_prefix = "http://";
-constexpr std::string_view default_port = "80";
+constexpr uint16_t default_port = 80;
 
 /// Bytes taken from the socket per recv.
 constexpr size_t recv_chunk_bytes = 16 << 10;
@@ -91,19 +93,6 @@ struct exchange {
   }
 };
 
-/// Splits "host:port" or "[v6]:port" (brackets removed from `host`).
-bool split_host_port(const std::string& hp, std::string& host,
-                     std::string& port) {
-  auto colon = hp.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == hp.size())
-    return false;
-  host = hp.substr(0, colon);
-  port = hp.substr(colon + 1);
-  if (host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  return !host.empty();
-}
-
 /// Connects a non-blocking socket to `ai`; on failure an invalid socket_fd
 /// and the error in `ex`.
 socket_fd connect_one(const addrinfo& ai, exchange& ex) {
@@ -135,18 +124,19 @@ socket_fd connect_one(const addrinfo& ai, exchange& ex) {
 /// Resolves `host_port` and connects to the first address that answers
 /// ("localhost" may give ::1 first, with the server on 127.0.0.1 only).
 socket_fd connect_to(const std::string& host_port, exchange& ex) {
-  std::string host;
-  std::string port;
-  if (!split_host_port(host_port, host, port)) {
-    ex.fail("bad address \"" + host_port + "\": want host:port");
+  auto addr = parse_host_port(host_port);
+  if (!addr) {
+    ex.fail("bad address: " + addr.error);
     return socket_fd{};
   }
+  auto port = std::to_string(addr.value->port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* list = nullptr;
-  if (auto rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &list)) {
+  if (auto rc = ::getaddrinfo(addr.value->host.c_str(), port.c_str(), &hints,
+                               &list)) {
     ex.fail("cannot resolve " + host_port + ": " + ::gai_strerror(rc));
     return socket_fd{};
   }
@@ -347,17 +337,12 @@ bool split_location(std::string_view url, std::string& host_port,
   url = url.substr(0, url.find('#'));
   auto end = std::min(url.find('/'), url.find('?'));
   auto authority = url.substr(0, end);
-  if (authority.empty() || authority.find('@') != std::string_view::npos
-      || authority.front() == ':')
+  if (authority.find('@') != std::string_view::npos)
+    return false; // user info: not from a raftd
+  auto addr = parse_host_port(authority, default_port);
+  if (!addr)
     return false;
-  host_port = std::string{authority};
-  // A port follows the last ':', unless that is inside "[v6]".
-  auto colon = authority.rfind(':');
-  if (colon == std::string_view::npos
-      || authority.find(']', colon) != std::string_view::npos)
-    host_port += ":" + std::string{default_port};
-  else if (colon + 1 == authority.size())
-    return false; // "host:" names no port
+  host_port = to_string(*addr.value);
   target = end == std::string_view::npos ? "/" : std::string{url.substr(end)};
   if (target.front() == '?')
     target.insert(0, "/");

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messages/address.hpp"
+
 namespace raftd::http {
 
 namespace {
@@ -17,9 +19,7 @@ constexpr std::string_view http_scheme = "http://";
 /// Longest host name (DNS: 253 characters).
 constexpr size_t max_host_length = 253;
 
-/// Most digits in a port ("65535").
-constexpr size_t max_port_digits = 5;
-
+/// Highest port; the default peer port (HTTP port + offset) must fit.
 constexpr uint32_t max_port = 65535;
 
 /// Longest parser detail quoted in an error (it may echo the input).
@@ -52,38 +52,20 @@ bool valid_host(std::string_view s) {
   return true;
 }
 
-/// Parses a decimal port in [1, 65535]; 0 if it is none.
-uint32_t parse_port(std::string_view s) {
-  if (s.empty() || s.size() > max_port_digits)
-    return 0;
-  uint32_t port = 0;
-  for (auto c : s) {
-    if (c < '0' || c > '9')
-      return 0;
-    port = port * 10 + static_cast<uint32_t>(c - '0');
-  }
-  return port <= max_port ? port : 0;
-}
-
-/// Parses "host:port" of the field `field`. Returns an error text or "".
-std::string parse_host_port(std::string_view s, std::string_view field,
-                            std::string& host, uint32_t& port) {
+/// Parses the "host:port" of the field `field` with the shared parser, then
+/// holds the host to our rule (a name or IPv4: see join.hpp). Returns an
+/// error text or "".
+std::string parse_address(std::string_view s, std::string_view field,
+                          host_port& out) {
   auto f = std::string{field};
-  auto colon = s.rfind(':');
-  if (colon == std::string_view::npos)
-    return f + ": missing \":port\"";
-  if (!valid_host(s.substr(0, colon)))
+  auto r = parse_host_port(s);
+  if (!r)
+    return f + ": " + r.error;
+  if (!valid_host(r.value->host))
     return f + ": bad host: want a name or an IPv4 address, "
            + "of [0-9A-Za-z._-]";
-  port = parse_port(s.substr(colon + 1));
-  if (port == 0)
-    return f + ": bad port: want 1 to 65535";
-  host = std::string{s.substr(0, colon)};
+  out = std::move(*r.value);
   return {};
-}
-
-std::string join_addr(const std::string& host, uint32_t port) {
-  return host + ":" + std::to_string(port);
 }
 
 /// Sets out.http_addr and out.raft_addr. `raft` is null when absent.
@@ -95,22 +77,23 @@ std::string parse_addresses(const std::string& conn, const std::string* raft,
   rest.remove_prefix(http_scheme.size());
   if (!rest.empty() && rest.back() == '/')
     rest.remove_suffix(1);
-  std::string host;
-  uint32_t port = 0;
-  if (auto err = parse_host_port(rest, conn_field, host, port); !err.empty())
+  host_port http;
+  if (auto err = parse_address(rest, conn_field, http); !err.empty())
     return err;
-  out.http_addr = join_addr(host, port);
+  out.http_addr = to_string(http);
   if (raft != nullptr) {
-    auto err = parse_host_port(*raft, raft_field, host, port);
+    host_port addr;
+    auto err = parse_address(*raft, raft_field, addr);
     if (err.empty())
-      out.raft_addr = join_addr(host, port);
+      out.raft_addr = to_string(addr);
     return err;
   }
-  if (port + default_raft_port_offset > max_port)
+  uint32_t port = http.port + uint32_t{default_raft_port_offset};
+  if (port > max_port)
     return "the default " + std::string{raft_field} + " port "
-           + std::to_string(port + default_raft_port_offset)
-           + " is over 65535: give " + std::string{raft_field};
-  out.raft_addr = join_addr(host, port + default_raft_port_offset);
+           + std::to_string(port) + " is over 65535: give "
+           + std::string{raft_field};
+  out.raft_addr = to_string(host_port{http.host, static_cast<uint16_t>(port)});
   return {};
 }
 

@@ -7,8 +7,9 @@
 //    "raftAddress": "host:port"}             optional: its CAF peer port,
 //                                            default host:(port + 1000)
 //
-// host is a name or an IPv4 address ([0-9A-Za-z._-]; no IPv6 literals), port
-// 1-65535. The connection string may end in one '/', nothing else.
+// host:port is parsed by parse_host_port (messages/address.hpp); the host must
+// then be a name or an IPv4 address ([0-9A-Za-z._-]; no IPv6 literals). The
+// connection string may end in one '/', nothing else.
 
 #include <cstddef>
 #include <cstdint>

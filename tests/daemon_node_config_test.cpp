@@ -60,6 +60,22 @@ CAF_TEST(bad input gives a one line error) {
   CAF_CHECK(!parse({"-v=maybe", "d"}).error.empty());
 }
 
+CAF_TEST(join addresses go through the shared parser) {
+  // Normalized, so it compares equal to the member's http_addr.
+  CAF_CHECK_EQUAL(parse({"-join", "h:080", "d"}).cfg.join, "h:80");
+  CAF_CHECK_EQUAL(parse({"-join", "[::1]:4001", "d"}).cfg.join, "[::1]:4001");
+  CAF_CHECK_EQUAL(parse({"-join", "::1:4001", "d"}).cfg.join, "[::1]:4001");
+  CAF_CHECK_EQUAL(parse({"-join", "nohostport", "d"}).error,
+                  "invalid value \"nohostport\" for flag -join: "
+                  "missing \":port\" after \"nohostport\"");
+  CAF_CHECK_EQUAL(parse({"-join", "h:99999", "d"}).error,
+                  "invalid value \"h:99999\" for flag -join: "
+                  "port \"99999\" is not in 1-65535");
+  CAF_CHECK(!parse({"-join", ":4001", "d"}).error.empty());
+  CAF_CHECK(!parse({"-join", "h:0", "d"}).error.empty());
+  CAF_CHECK(!parse({"-join", "h:", "d"}).error.empty());
+}
+
 CAF_TEST(help needs no data path) {
   auto r = parse({"-help"});
   CAF_CHECK(r.cfg.help);

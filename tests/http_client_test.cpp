@@ -265,7 +265,11 @@ CAF_TEST(a server that never answers times out) {
 CAF_TEST(bad addresses and requests fail before connecting) {
   std::string error;
   CAF_CHECK(!http_request("GET", "nohostport", "/", "", "", 100ms, error));
-  CAF_CHECK_EQUAL(error, "bad address \"nohostport\": want host:port");
+  CAF_CHECK_EQUAL(error,
+                  R"(bad address: missing ":port" after "nohostport")");
+  // Refused, not truncated to port 34463 (99999 % 65536).
+  CAF_CHECK(!http_request("GET", "127.0.0.1:99999", "/", "", "", 100ms, error));
+  CAF_CHECK_EQUAL(error, R"(bad address: port "99999" is not in 1-65535)");
   CAF_CHECK(!http_request("GET", "h:1", "/a b", "", "", 100ms, error));
   CAF_CHECK_EQUAL(error.rfind("bad request", 0), 0u);
   CAF_CHECK(!http_request("GET", "127.0.0.1:1", "/", "", "x\r\ny", 100ms,
@@ -288,6 +292,7 @@ CAF_TEST(location urls are split) {
     {"http://h/join#frag", "h:80", "/join"},
     {"http://[::1]:4001/join", "[::1]:4001", "/join"},
     {"http://[::1]/", "[::1]:80", "/"},
+    {"http://h:080/", "h:80", "/"},
   };
   for (auto& c : good) {
     std::string hp;
@@ -298,7 +303,9 @@ CAF_TEST(location urls are split) {
     CAF_CHECK_EQUAL(target, c.target);
   }
   const char* bad[] = {"https://h:1/", "/join", "http://", "http:///x",
-                       "http://u@h:1/", "http://:1/", "http://h:/", ""};
+                       "http://u@h:1/", "http://:1/", "http://h:/", "",
+                       "http://h:99999/", "http://h:0/", "http://h:x/",
+                       "http://[::1/"};
   for (auto url : bad) {
     std::string hp;
     std::string target;

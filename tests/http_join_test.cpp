@@ -129,21 +129,21 @@ CAF_TEST(connection strings and raft addresses are checked) {
   bad_case cases[] = {
     {"h:1", R"(connectionString must be "http://host:port")"},
     {"https://h:1", R"(connectionString must be "http://host:port")"},
-    {"http://h", R"(connectionString: missing ":port")"},
-    {"http://:1", "connectionString: bad host: want a name or an IPv4 "
-                  "address, of [0-9A-Za-z._-]"},
+    {"http://h", R"(connectionString: missing ":port" after "h")"},
+    {"http://:1", R"(connectionString: missing host before ":port")"},
     {"http://[::1]:1", "connectionString: bad host: want a name or an IPv4 "
                        "address, of [0-9A-Za-z._-]"},
     {"http://u@h:1", "connectionString: bad host: want a name or an IPv4 "
                      "address, of [0-9A-Za-z._-]"},
-    {"http://h:0", "connectionString: bad port: want 1 to 65535"},
-    {"http://h:", "connectionString: bad port: want 1 to 65535"},
-    {"http://h:65536", "connectionString: bad port: want 1 to 65535"},
-    {"http://h:123456", "connectionString: bad port: want 1 to 65535"},
-    {"http://h:-1", "connectionString: bad port: want 1 to 65535"},
-    {"http://h:1/db", "connectionString: bad port: want 1 to 65535"},
-    {"http://h:1//", "connectionString: bad port: want 1 to 65535"},
-    {"http://h:1?x", "connectionString: bad port: want 1 to 65535"},
+    {"http://h:0", R"(connectionString: port "0" is not in 1-65535)"},
+    {"http://h:", R"(connectionString: missing port number after ":")"},
+    {"http://h:65536", R"(connectionString: port "65536" is not in 1-65535)"},
+    {"http://h:123456",
+     R"(connectionString: port "123456" is not in 1-65535)"},
+    {"http://h:-1", R"(connectionString: port "-1" is not a number)"},
+    {"http://h:1/db", R"(connectionString: port "1/db" is not a number)"},
+    {"http://h:1//", R"(connectionString: port "1/" is not a number)"},
+    {"http://h:1?x", R"(connectionString: port "1?x" is not a number)"},
     {"http://h:64536", "the default raftAddress port 65536 is over 65535: "
                        "give raftAddress"},
   };
@@ -154,7 +154,8 @@ CAF_TEST(connection strings and raft addresses are checked) {
     CAF_CHECK(!parse_join_request(seed_body("n", c.body), m, error));
     CAF_CHECK_EQUAL(error, c.error);
   }
-  const char* bad_raft[] = {"h", "h:0", ":1", "http://h:1", "h:1/"};
+  const char* bad_raft[] = {"h", "h:0", ":1", "http://h:1", "h:1/", "h:99999",
+                            "[::1]:1"};
   for (auto raft : bad_raft) {
     auto body = R"({"name":"n","connectionString":"http://h:1","raftAddress":")"
                 + std::string{raft} + "\"}";

@@ -72,6 +72,8 @@ class CommandLine(harness.NodeTestCase):
             (["-p", "70000"], ["70000", "-p"]),
             (["-p", "-1"], ["-1", "-p"]),
             (["-raft-port", "notaport"], ["notaport", "raft-port"]),
+            (["-join", "127.0.0.1:99999"], ["99999", "join"]),
+            (["-join", "nohostport"], ["nohostport", "join"]),
             (["-election-timeout", "xyz"], ["xyz", "election-timeout"]),
             (["-heartbeat", "10parsecs"], ["10parsecs", "heartbeat"]),
             (["-idle-timeout", "soon"], ["soon", "idle-timeout"]),

@@ -145,11 +145,17 @@ class Raftctl(harness.NodeTestCase):
                 self.assertTrue(r[2].strip(), "usage errors print something")
 
     def test_bad_connect_address(self):
-        for addr in ("nohostport", "127.0.0.1:notaport", "127.0.0.1:70000"):
+        # The last one overflows unsigned long: std::stoul threw and raftctl
+        # died in terminate() (SIGABRT) instead of a usage error.
+        for addr in ("nohostport", "127.0.0.1:notaport", "127.0.0.1:70000",
+                     "127.0.0.1:0", ":5001",
+                     "127.0.0.1:" + "9" * 25):
             with self.subTest(addr=addr):
                 r = harness.run_program([harness.bin_path("raftctl"), "-c",
                                          addr, "status"], timeout=20)
                 self.assertCtl(r, 2, "raftctl -c " + addr)
+                self.assertIn(b"for flag -c: ", r[2].split(b"\n")[0],
+                              "a one-line usage error that says why")
 
     def test_default_peer_port(self):
         """Without -raft-port the peer port is the HTTP port + 1000."""
