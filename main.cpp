@@ -16,6 +16,7 @@
 
 #include "actors/connector.hpp"
 #include "http/acceptor.hpp"
+#include "daemon/bench_knobs.hpp"
 #include "daemon/joiner.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/node_config.hpp"
@@ -168,28 +169,14 @@ void stop_all(node_actors& a) {
   caf::anon_send_exit(a.connector, reason);
 }
 
-// -- benchmarking overrides (environment variables, RAFTD_*) -----------------
-
-/// The number in environment variable `name`, or `fallback` if unset.
-size_t env_count(const char* name, size_t fallback) {
-  auto v = std::getenv(name);
-  return v ? std::strtoul(v, nullptr, 10) : fallback;
-}
-
-/// False only if environment variable `name` is "0".
-bool env_on(const char* name) {
-  auto v = std::getenv(name);
-  return !(v && std::string{v} == "0");
-}
-
 /// The one-line error of a failed start (stderr, like the usage errors).
 int fail_start(const std::string& what) {
   std::cerr << "raftd: " << what << "\n";
   return 1;
 }
 
-int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
-             bool join, sigset_t& sigs) {
+int run_node(const node_config& cfg, const bench_knobs& knobs, data_dir& dd,
+             loaded_state& ls, bool join, sigset_t& sigs) {
   caf::actor_system_config acfg;
   acfg.load<caf::io::middleman>();
   register_types(acfg);
@@ -198,18 +185,16 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   // the multiplexer's; a second worker only adds hand-offs between cores
   // and with them context switches and leader CPU per write (measured in
   // bench/RESULTS.md). RAFTD_SCHEDULER_THREADS overrides it for benchmarking.
-  acfg.set("scheduler.max-threads", env_count("RAFTD_SCHEDULER_THREADS", 1));
+  acfg.set("scheduler.max-threads", knobs.scheduler_threads);
   // Work sharing wakes a sleeping worker at once; work stealing polls and
   // sleeps, and a remote round trip is many thread hand-offs, each of which
   // may then wait for a poll (bench/RESULTS.md). The environment
   // variable is for benchmarking the other policy.
-  auto policy = std::getenv("RAFTD_SCHEDULER_POLICY");
-  acfg.set("scheduler.policy", caf::atom_from_string(policy ? policy
-                                                            : "sharing"));
+  acfg.set("scheduler.policy", caf::atom_from_string(knobs.scheduler_policy));
   // Deserialize peer messages on the multiplexer thread, where they arrive,
   // rather than hand each to a middleman worker thread first (one hand-off
   // less per AppendEntries and per ack; bench/RESULTS.md).
-  acfg.set("middleman.workers", env_count("RAFTD_MIDDLEMAN_WORKERS", 0));
+  acfg.set("middleman.workers", knobs.middleman_workers);
   // CAF notices neither a hung peer nor a hung connect without heartbeats
   // (caf-0.17-guide §4): a silent connection is dropped after the timeout.
   acfg.set("middleman.heartbeat-interval",
@@ -227,7 +212,7 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   // the leader is lost (seen in a 1M-key load, bench/RESULTS.md).
   // RAFTD_SM_DETACHED=0 runs it on the worker, for benchmarking.
   a.sm = spawn_state_machine(sys, std::move(dd.kv),
-                             env_on("RAFTD_SM_DETACHED"));
+                             knobs.sm_detached);
   role_config rc;
   rc.self = self;
   rc.tick_interval = tick_interval(cfg);
@@ -261,7 +246,7 @@ int run_node(const node_config& cfg, data_dir& dd, loaded_state& ls,
   hc.max_value_size = cfg.max_value_size;
   hc.request_timeout = cfg.write_timeout + std::chrono::seconds{1};
   // RAFTD_DIRECT_WRITES=0 sends every answer through CAF, for benchmarking.
-  hc.direct_writes = env_on("RAFTD_DIRECT_WRITES");
+  hc.direct_writes = knobs.direct_writes;
   auto http = spawn_http_acceptor(sys, caf::actor_cast<node_actor>(a.role), hc);
   if (!http) {
     stop_all(a);
@@ -309,6 +294,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto& cfg = parsed.cfg;
+  std::string knob_error;
+  auto knobs = read_bench_knobs([](const char* name) { return std::getenv(name); },
+                                knob_error);
+  if (!knob_error.empty()) {
+    std::cerr << prog << ": " << knob_error << "\n";
+    return 2;
+  }
   g_log_level = cfg.log_level;
   RAFTD_LOG(notice, "initializing raft server: " << cfg.data_path);
   auto dd = open_data_dir(cfg.data_path);
@@ -334,7 +326,7 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  auto rc = run_node(cfg, *dd, ls, join, sigs);
+  auto rc = run_node(cfg, knobs, *dd, ls, join, sigs);
   RAFTD_LOG(notice, "bye");
   return rc;
 }

@@ -25,7 +25,7 @@ connector_actor::behavior_type middleman_connector(connector_actor::pointer self
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
               const std::set<std::string>& ifs) mutable {
             if (!ptr || ifs != expected)
-              rp.deliver(make_error(errc::bad_request,
+              rp.deliver(make_error(errc::unreachable,
                                     "no raftd node at " + host + ":"
                                       + std::to_string(port)));
             else

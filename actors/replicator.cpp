@@ -153,7 +153,9 @@ void send_append(repl_ptr self, append_request req) {
   self->request(st.peer, caf::infinite, atom::append::value, std::move(req))
     .then(
       [=](const append_response& r) { on_append_response(self, r, epoch); },
-      [=](caf::error&) {
+      [=](caf::error& err) {
+        RAFTD_LOG(debug, "append to " << self->state.cfg.peer.name
+                                      << " failed: " << describe(err));
         self->state.progress.failed(epoch);
         pump(self);
       });
@@ -189,7 +191,12 @@ void pump(repl_ptr self) {
         send_append(self, std::move(req));
         pump(self);
       },
-      [=](caf::error&) { self->state.pulling = false; });
+      [=](caf::error& err) {
+        // The role no longer leads that term: the next `lead` restarts us.
+        RAFTD_LOG(debug, "no entries for " << self->state.cfg.peer.name
+                                           << ": " << describe(err));
+        self->state.pulling = false;
+      });
 }
 
 /// New entries pushed by the leader: sent at once if they continue exactly
@@ -240,6 +247,11 @@ void on_lead(repl_ptr self, uint64_t term, uint64_t next) {
   st.term = term;
   st.progress = peer_progress{};
   st.progress.reset(next);
+  // The new term's log ends before `next`; it may be shorter than the last
+  // term's (entries truncated since). A stale leader_last above it would
+  // have pump() pull empty appends for entries that no longer exist,
+  // without end: heartbeats take no window slot.
+  st.leader_last = next - 1;
   st.sent_commit = 0;
   st.want_round = st.sent_round = 0;
   st.heartbeat_due = true; // announce the new leader at once (§5.2)
@@ -257,7 +269,11 @@ void on_vote(repl_ptr self, const vote_request& req) {
       [=](const vote_response& r) {
         self->send(self->state.role, atom::vote::value, r);
       },
-      [](caf::error&) {});
+      [=](caf::error& err) {
+        // The candidate's election timer retries; a lost vote is no fault.
+        RAFTD_LOG(debug, "vote request to " << self->state.cfg.peer.name
+                                            << " failed: " << describe(err));
+      });
 }
 
 replicator_actor::behavior_type

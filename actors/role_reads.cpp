@@ -5,6 +5,7 @@
 
 #include <caf/delegated.hpp>
 
+#include "daemon/logging.hpp"
 #include "messages/errors.hpp"
 #include "raft/quorum.hpp"
 
@@ -143,10 +144,12 @@ void ask_read_index(role_ptr self) {
         serve_reads(self);
         ask_read_index(self);
       },
-      [=](caf::error&) {
+      [=](caf::error& err) {
         auto& st = self->state;
         if (seq != st.ask_seq)
           return;
+        RAFTD_LOG(info, "read index from " << st.asked_leader << " failed: "
+                                           << describe(err));
         for (auto& w : st.follower_asking)
           fail_read(w, make_error(errc::no_leader,
                                   "the leader did not confirm the read"));

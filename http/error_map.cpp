@@ -75,6 +75,8 @@ http_response error_response(const caf::error& e, op_kind op,
     case errc::not_found:
       return text_response(404, context_line(e, "not found"));
     case errc::superseded: return text(503, superseded_body);
+    case errc::unreachable:
+      return text_response(503, context_line(e, "unreachable"));
     default: return text_response(500, rendered + "\n");
   }
 }

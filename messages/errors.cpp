@@ -55,6 +55,8 @@ const char* to_string(errc code) {
     case errc::conflict: return "conflict";
     case errc::busy: return "busy";
     case errc::not_found: return "not_found";
+    case errc::unreachable: return "unreachable";
+    case errc::internal: return "internal";
   }
   return "unknown";
 }

@@ -22,6 +22,8 @@ enum class errc : uint8_t {
   conflict,         ///< A join names a taken name or address (HTTP 409).
   busy,             ///< Another membership change is running; retry (503).
   not_found,        ///< No such member (HTTP 404).
+  unreachable,      ///< No raftd node answers at that address (HTTP 503).
+  internal,         ///< A caller broke a contract: a bug (HTTP 500).
 };
 
 /// The category atom of every raftd error.

@@ -29,18 +29,18 @@ struct apply_plan {
 caf::error check_entries(const std::vector<log_entry>& es, uint64_t applied) {
   for (size_t i = 0; i < es.size(); ++i) {
     if (es[i].index == 0 || es[i].index != es[0].index + i)
-      return make_error(errc::bad_request,
+      return make_error(errc::internal,
                         "kv apply: entries not contiguous at position "
                           + std::to_string(i) + " (index "
                           + std::to_string(es[i].index) + ")");
     if (es[i].kind > entry_kind::config)
-      return make_error(errc::bad_request,
+      return make_error(errc::internal,
                         "kv apply: entry " + std::to_string(es[i].index)
                           + " has unknown kind "
                           + std::to_string(static_cast<int>(es[i].kind)));
   }
   if (!es.empty() && es[0].index > applied + 1)
-    return make_error(errc::bad_request,
+    return make_error(errc::internal,
                       "kv apply: gap, applied index is "
                         + std::to_string(applied) + ", next entry is "
                         + std::to_string(es[0].index));

@@ -58,11 +58,11 @@ public:
 
   /// Applies `entries` in one write batch that also stores the new applied
   /// index. The entries must be contiguous in index order (else
-  /// errc::bad_request, nothing written). Entries with index <=
+  /// errc::internal, nothing written). Entries with index <=
   /// applied_index() are skipped: never applied twice. The first one not
-  /// skipped must be applied_index() + 1 (a gap: errc::bad_request, nothing
+  /// skipped must be applied_index() + 1 (a gap: errc::internal, nothing
   /// written). put: key := value; del: erase key; noop and config: only
-  /// advance the index. An entry of unknown kind: errc::bad_request.
+  /// advance the index. An entry of unknown kind: errc::internal.
   ///
   /// `found[i]` (one per entry) tells, for a del, whether its key existed
   /// just before entry i was applied, so a del sees the earlier entries of

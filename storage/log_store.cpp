@@ -19,7 +19,7 @@ caf::expected<uint64_t> check_batch(const persist_batch& b, uint64_t last) {
   for (size_t i = 0; i < b.entries.size(); ++i) {
     auto want = base + 1 + i;
     if (b.entries[i].index != want)
-      return make_error(errc::bad_request,
+      return make_error(errc::internal,
                         "log write: entry " + std::to_string(i) + " has index "
                           + std::to_string(b.entries[i].index) + ", expected "
                           + std::to_string(want) + " (log ends at "

@@ -56,7 +56,7 @@ public:
   /// `b.has_state`, then deletes every entry with index >= `b.truncate_from`
   /// (if nonzero), then appends `b.entries`. The entries must be contiguous
   /// and the first must be last_index() + 1 after the truncation; otherwise
-  /// errc::bad_request and nothing is written. A batch with nothing to do
+  /// errc::internal and nothing is written. A batch with nothing to do
   /// writes nothing. A disk failure: errc::storage_failed (see above).
   virtual caf::error write(const persist_batch& b) = 0;
 

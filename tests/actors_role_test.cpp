@@ -70,7 +70,7 @@ mock_persister(mock_persister_actor::pointer self,
 connector_actor::behavior_type no_connector() {
   return {
     [](atom::connect, const std::string&, uint16_t) -> caf::result<node_actor> {
-      return make_error(errc::bad_request, "no network in this test");
+      return make_error(errc::unreachable, "no network in this test");
     },
   };
 }
@@ -86,6 +86,11 @@ struct seen_appends {
   std::map<std::string, int> read_index_asked;
   /// Whether peers grant votes (no: this node can never lead).
   bool grant_votes = true;
+  /// While true, appends are never answered (nothing commits).
+  bool hold_appends = false;
+  /// The answers held back, kept so that no promise breaks.
+  std::vector<caf::typed_response_promise<append_response>> held_appends;
+  std::vector<caf::typed_response_promise<uint64_t>> held_reads;
 };
 
 /// A peer that holds whatever it is sent and says so at once.
@@ -111,16 +116,25 @@ node_actor::behavior_type fake_peer(node_actor::pointer self,
     [=](atom::vote, const vote_request& r) -> vote_response {
       return {r.term, name, seen->grant_votes, r.pre_vote};
     },
-    [=](atom::append, const append_request& r) -> append_response {
+    [=](atom::append,
+        const append_request& r) -> caf::result<append_response> {
+      if (seen->hold_appends) {
+        seen->held_appends.push_back(
+          self->make_response_promise<append_response>());
+        return seen->held_appends.back();
+      }
       if (!r.entries.empty())
         seen->batches[name].push_back(r.entries.size());
-      return {r.term, name, true, r.prev_index + r.entries.size(), 0, 0,
-              r.read_round};
+      return append_response{r.term, name, true,
+                             r.prev_index + r.entries.size(), 0, 0,
+                             r.read_round};
     },
     [=](atom::read_index) -> caf::result<uint64_t> {
       ++seen->read_index_asked[name];
-      if (seen->silent.count(name) > 0)
-        return self->make_response_promise<uint64_t>(); // never delivered
+      if (seen->silent.count(name) > 0) { // never answers
+        seen->held_reads.push_back(self->make_response_promise<uint64_t>());
+        return seen->held_reads.back();
+      }
       if (auto i = seen->read_index.find(name); i != seen->read_index.end())
         return i->second;
       return refuse();
@@ -151,6 +165,9 @@ struct fixture : test_coordinator_fixture<> {
   int fatal_calls = 0;
   /// Set before start(): peers answer through fake_connector.
   std::shared_ptr<seen_appends> peers;
+  /// Set before start(): the role's write timeout and check-quorum.
+  std::chrono::milliseconds write_timeout = 200ms;
+  bool check_quorum = true;
 
   /// Starts a node from what `disk` holds; `ids` is the configuration
   /// written at index 1 when the disk is empty (default: just "a").
@@ -170,13 +187,14 @@ struct fixture : test_coordinator_fixture<> {
     core_config cc;
     cc.id = "a";
     cc.election_ticks = 10;
+    cc.check_quorum = check_quorum;
     auto core = std::make_unique<raft_core>(cc, hs, log, kv->applied_index());
     mock = sys.spawn(mock_persister, store, hw);
     persister = mock;
     sm = spawn_state_machine(sys, kv, false);
     role_config rc;
     rc.self = member{"a", "a:80", "a:81"};
-    rc.write_timeout = 200ms;
+    rc.write_timeout = write_timeout;
     rc.on_fatal = [this](const caf::error&) { ++fatal_calls; };
     rc.connector = peers ? sys.spawn(fake_connector, peers)
                          : sys.spawn(no_connector);
@@ -239,6 +257,10 @@ struct fixture : test_coordinator_fixture<> {
   ~fixture() override {
     hw->hold = false;
     release();
+    if (peers) { // held answers keep their peers alive: let them go
+      peers->held_appends.clear();
+      peers->held_reads.clear();
+    }
     for (auto a : {caf::actor_cast<caf::actor>(role),
                    caf::actor_cast<caf::actor>(persister),
                    caf::actor_cast<caf::actor>(sm),
@@ -558,6 +580,44 @@ CAF_TEST(a read waiting for a leader still ends at its deadline) {
     ticks(1);
   CAF_REQUIRE(read->done);
   CAF_CHECK(is(read->err, errc::no_leader) || is(read->err, errc::not_leader));
+}
+
+CAF_TEST(a write in a new term gets its own full timeout) {
+  peers = std::make_shared<seen_appends>();
+  write_timeout = 1000ms; // 100 ticks
+  check_quorum = false;   // stay leader while appends go unanswered
+  start({"a", "b", "c"});
+  ticks(30);
+  CAF_REQUIRE_EQUAL(status().state, "leader");
+  CAF_REQUIRE_EQUAL(status().commit_index, 2u); // the term 2 no-op
+  peers->hold_appends = true;
+  std::vector<std::shared_ptr<outcome<uint64_t>>> old;
+  for (int i = 0; i < 3; ++i) // indexes 3, 4, 5, due in 100 ticks
+    old.push_back(ask<uint64_t>(role, atom::put::value, "k" + std::to_string(i),
+                                std::string{"v"}));
+  sched.run();
+  // b leads term 3 and replaces index 3 on: our writes fail at once.
+  log_entry e3{3, 3, entry_kind::noop, {}, {}};
+  auto ack = ask<append_response>(role, atom::append::value,
+                                  append_request{3, "b", 2, 2, {e3}, 2, "a"});
+  sched.run();
+  for (auto& w : old)
+    CAF_CHECK(w->done && is(w->err, errc::outcome_unknown));
+  // a wins term 4 (no-op at 4) and takes a write at index 5 again.
+  int waited = 0;
+  while (status().state != "leader" && waited++ < 60)
+    ticks(1);
+  CAF_REQUIRE_EQUAL(status().state, "leader");
+  CAF_REQUIRE_EQUAL(status().last_index, 4u);
+  auto fresh = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                             std::string{"v"});
+  sched.run();
+  CAF_REQUIRE_EQUAL(status().last_index, 5u);
+  // Past the old writes' deadline, within the new one's: still waiting.
+  ticks(100 - waited);
+  CAF_CHECK(!fresh->done);
+  ticks(waited + 5);
+  CAF_CHECK(fresh->done && is(fresh->err, errc::outcome_unknown));
 }
 
 CAF_TEST(writes queued together reach each peer in one append) {

@@ -132,6 +132,10 @@ CAF_TEST(other raftd errors) {
   auto disk = map(make_error(errc::storage_failed, "disk full"));
   CAF_CHECK_EQUAL(disk.status, 500);
   CAF_CHECK_EQUAL(disk.body, "RENDERED\n");
+  auto gone = map(make_error(errc::unreachable, "no raftd node at h:1"));
+  CAF_CHECK_EQUAL(gone.status, 503);
+  CAF_CHECK_EQUAL(gone.body, "no raftd node at h:1\n");
+  CAF_CHECK_EQUAL(map(make_error(errc::internal, "a bug")).status, 500);
 }
 
 CAF_TEST(membership errors carry their context) {

@@ -122,7 +122,7 @@ CAF_TEST(a gap or a bad batch is rejected without writing) {
     apply_ok(s, {put(1, "a", "1"), put(2, "b", "2")});
     auto bad = [&](const std::vector<log_entry>& es) {
       auto r = s.apply(es);
-      return !r && is(r.error(), errc::bad_request);
+      return !r && is(r.error(), errc::internal);
     };
     CAF_CHECK(bad({put(4, "a", "gap")}));                     // gap
     CAF_CHECK(bad({put(3, "a", "x"), put(5, "a", "hole")}));  // hole inside

@@ -226,7 +226,7 @@ CAF_TEST(a batch that does not continue the log is rejected unwritten) {
       batch.has_state = true;
       batch.state = hard_state{9, "nobody0"};
       auto err = b.store().write(batch);
-      return is(err, errc::bad_request);
+      return is(err, errc::internal);
     };
     CAF_CHECK(rejected(append(entries(5, 6))));     // gap
     CAF_CHECK(rejected(append(entries(3, 4))));     // overlap, no truncation

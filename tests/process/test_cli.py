@@ -87,6 +87,22 @@ class CommandLine(harness.NodeTestCase):
                 self.assertUsageError(base + flag_args + [path], offending,
                                       path)
 
+    def test_bad_benchmark_knob(self):
+        """A RAFTD_* override with a bad value stops the start (exit 2)
+        naming the variable; nothing is created."""
+        path = self._fresh_path()
+        for var, value in (("RAFTD_SCHEDULER_THREADS", "abc"),
+                           ("RAFTD_SM_DETACHED", "yes")):
+            env = dict(os.environ, **{var: value})
+            rc, out, err, _ = harness.run_program(
+                [harness.bin_path("raftd")] + self._ports() + [path],
+                timeout=EXIT_TIMEOUT, env=env)
+            text = err.decode("utf-8", "replace")
+            self.assertEqual(rc, 2, text)
+            self.assertTrue(text.splitlines()[0].startswith("raftd: " + var),
+                            text)
+            self.assertFalse(os.path.exists(path), text)
+
     def test_flag_without_value(self):
         path = self._fresh_path()
         # "-p" swallows the path as its value, which is not a port.
