@@ -205,14 +205,16 @@ int run_node(const node_config& cfg, const bench_knobs& knobs, data_dir& dd,
   member self{dd.name, cfg.host + ":" + std::to_string(cfg.http_port),
               cfg.host + ":" + std::to_string(cfg.raft_port)};
   node_actors a;
-  a.persister = spawn_persister(sys, std::move(dd.log));
+  a.persister = spawn_persister(sys, std::move(dd.log), true,
+                                [path = dd.path] { return reopen_log(path); });
   // The state machine keeps a thread of its own. On the scheduler worker it
   // saves a hand-off per apply, but a LevelDB write stall (compaction behind
   // under a load of new keys) then blocks the role too: no heartbeats, and
   // the leader is lost (seen in a 1M-key load, bench/RESULTS.md).
   // RAFTD_SM_DETACHED=0 runs it on the worker, for benchmarking.
   a.sm = spawn_state_machine(sys, std::move(dd.kv),
-                             knobs.sm_detached);
+                             knobs.sm_detached,
+                             [path = dd.path] { return reopen_kv(path); });
   role_config rc;
   rc.self = self;
   rc.tick_interval = tick_interval(cfg);
@@ -223,6 +225,7 @@ int run_node(const node_config& cfg, const bench_knobs& knobs, data_dir& dd,
   rc.heartbeat = cfg.heartbeat;
   rc.rpc_timeout = std::max(cfg.election_timeout * 2,
                             std::chrono::milliseconds{500});
+  rc.storage_retry = std::chrono::seconds{1};
   rc.on_fatal = [](const caf::error&) {
     g_exit_code = 1;
     ::kill(::getpid(), SIGTERM); // wakes sigwait below

@@ -25,6 +25,8 @@ void log_role_change(role_state& st) {
 
 void handle_effects(role_ptr self, effects& e, after_fn reply) {
   auto& st = self->state;
+  if (st.storage_error)
+    return; // a node that cannot write takes no part (role_recovery.cpp)
   if (e.role_changed)
     log_role_change(st);
   if (e.needs_write())
@@ -53,6 +55,8 @@ void handle_effects(role_ptr self, effects& e, after_fn reply) {
 /// Runs one call into the core and everything it asks for.
 template <class F>
 void step(role_ptr self, F f) {
+  if (self->state.storage_error)
+    return; // frozen until the disk recovers (role_recovery.cpp)
   effects e;
   f(*self->state.core, e);
   handle_effects(self, e);
@@ -85,6 +89,10 @@ node_status make_status(const role_state& st) {
   s.commit_index = c.commit_index();
   s.applied_index = st.applied_index;
   s.last_index = c.last_index();
+  if (st.storage_error) {
+    s.state = "degraded";
+    s.storage_error = describe(st.storage_error);
+  }
   for (auto& m : c.members()) {
     member_status ms;
     ms.info = m;
@@ -125,7 +133,10 @@ void on_tick(role_ptr self, uint64_t) {
   auto& st = self->state;
   ++st.now_tick;
   effects e;
-  st.core->tick(e);
+  if (st.storage_error)
+    retry_storage(self); // no elections meanwhile
+  else
+    st.core->tick(e);
   handle_effects(self, e);
   expire_waiters(st);
   if (st.joining)
@@ -156,19 +167,39 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
   sync_replicators(self);
   self->send(self, atom::tick::value, uint64_t{0});
   return {
-    [=](atom::put, std::string& key, std::string& value) {
+    [=](atom::put, std::string& key,
+        std::string& value) -> caf::result<uint64_t> {
+      if (auto err = refuse_if_degraded(self->state))
+        return err;
       return on_put(self, std::move(key), std::move(value));
     },
-    [=](atom::del, std::string& key) { return on_delete(self, std::move(key)); },
-    [=](atom::get, std::string& key, read_mode mode) {
+    [=](atom::del, std::string& key) -> caf::result<uint64_t, bool> {
+      if (auto err = refuse_if_degraded(self->state))
+        return err;
+      return on_delete(self, std::move(key));
+    },
+    [=](atom::get, std::string& key,
+        read_mode mode) -> caf::result<bool, std::string> {
+      if (mode != read_mode::stale && self->state.storage_error)
+        return make_error(errc::busy, "this node cannot write to its disk; "
+                                      "linearizable reads need it (try "
+                                      "another node or ?consistency=stale)");
       return on_get(self, std::move(key), mode);
     },
     [=](atom::status) { return make_status(self->state); },
-    [=](atom::join, member& m) { return on_join(self, std::move(m)); },
-    [=](atom::leave, node_name& name) {
+    [=](atom::join, member& m) -> caf::result<uint64_t> {
+      if (auto err = refuse_if_degraded(self->state))
+        return err;
+      return on_join(self, std::move(m));
+    },
+    [=](atom::leave, node_name& name) -> caf::result<uint64_t> {
+      if (auto err = refuse_if_degraded(self->state))
+        return err;
       return on_leave(self, std::move(name));
     },
-    [=](atom::vote, const vote_request& req) {
+    [=](atom::vote, const vote_request& req) -> caf::result<vote_response> {
+      if (auto err = refuse_if_degraded(self->state))
+        return err; // it could not make its vote durable
       effects e;
       auto resp = self->state.core->handle_vote_request(req, e);
       auto rp = self->make_response_promise<vote_response>();
@@ -177,7 +208,9 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
       handle_effects(self, e, [rp, resp]() mutable { rp.deliver(resp); });
       return rp;
     },
-    [=](atom::append, append_request& req) {
+    [=](atom::append, append_request& req) -> caf::result<append_response> {
+      if (auto err = refuse_if_degraded(self->state))
+        return err; // it could not make the entries durable
       effects e;
       auto resp = self->state.core->handle_append_request(std::move(req), e);
       auto rp = self->make_response_promise<append_response>();
@@ -185,13 +218,23 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
       return rp;
     },
     [=](atom::tick, uint64_t n) { on_tick(self, n); },
-    [=](atom::flush) { on_flush(self); },
-    [=](atom::entries, uint64_t term, uint64_t from) {
+    [=](atom::flush) {
+      if (self->state.storage_error)
+        self->state.flush_pending = false;
+      else
+        on_flush(self);
+    },
+    [=](atom::entries, uint64_t term,
+        uint64_t from) -> caf::result<append_request> {
+      if (auto err = refuse_if_degraded(self->state))
+        return err;
       return next_append(self->state, term, from);
     },
     [=](atom::match, const node_name& peer, uint64_t term, uint64_t match,
         uint64_t round) {
       auto& st = self->state;
+      if (st.storage_error)
+        return;
       bool current = term == st.core->term()
                      && st.core->role() == role_kind::leader;
       if (current && st.joining && st.joining->m.name == peer)
@@ -204,7 +247,11 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
         c.handle_match(peer, term, match, e);
       });
     },
-    [=](atom::read_index) { return on_read_index(self); },
+    [=](atom::read_index) -> caf::result<uint64_t> {
+      if (auto err = refuse_if_degraded(self->state))
+        return err;
+      return on_read_index(self);
+    },
     [=](atom::vote, const vote_response& resp) {
       step(self, [&](raft_core& c, effects& e) {
         c.handle_vote_response(resp, e);

@@ -35,8 +35,13 @@ struct role_config {
   std::chrono::milliseconds write_timeout{5000};
   /// Values above this are refused before anything is proposed.
   size_t max_value_size = 1 << 20;
-  /// Called once if the log cannot be made durable; the role stops.
+  /// Called once if the log cannot be made durable and the node cannot
+  /// recover from it (see `storage_retry`); the role stops.
   std::function<void(const caf::error&)> on_fatal;
+  /// After a failed log write or apply, how often the node tries to reopen
+  /// its stores and rejoin; meanwhile it serves stale reads only
+  /// (actors/role_recovery.cpp). Zero: no retry, a failure is fatal.
+  std::chrono::milliseconds storage_retry{0};
   /// How replicators reach peers (the simulation swaps this).
   connector_actor connector;
   /// Leader heartbeat interval (§5.2).

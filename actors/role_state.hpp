@@ -153,6 +153,12 @@ struct role_state {
   std::vector<log_entry> to_apply;
   bool confirm_due = false;
   bool failed = false;
+  /// Why this node cannot write to its disk (none: it can). While set the
+  /// node takes no part in Raft and serves stale reads only; from
+  /// `retry_tick` on it tries to reopen its stores (role_recovery.cpp).
+  caf::error storage_error;
+  uint64_t retry_tick = 0;
+  bool recovering = false;
 
   /// Replicators live as long as the role: they stop with it.
   ~role_state() {
@@ -203,6 +209,12 @@ void retarget_reads(role_ptr self);
 caf::result<bool, std::string> on_get(role_ptr self, std::string key,
                                       read_mode mode);
 caf::result<uint64_t> on_read_index(role_ptr self);
+
+// -- role_recovery.cpp ---------------------------------------------------------
+
+void storage_failed(role_ptr self, const caf::error& err);
+caf::error refuse_if_degraded(const role_state& st);
+void retry_storage(role_ptr self);
 
 // -- role_membership.cpp -------------------------------------------------------
 

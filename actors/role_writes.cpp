@@ -16,6 +16,8 @@ void start_write(role_ptr self);
 
 void on_write_done(role_ptr self) {
   auto& st = self->state;
+  if (st.storage_error)
+    return; // the kv store failed meanwhile: nothing goes out
   auto [last, after] = st.commits.finish();
   effects e;
   if (last.first != 0)
@@ -48,7 +50,7 @@ void start_write(role_ptr self) {
   self->request(st.persister, caf::infinite, atom::write::value,
                 std::move(*batch))
     .then([=](uint64_t) { on_write_done(self); },
-          [=](caf::error& err) { fail(self, err); });
+          [=](caf::error& err) { storage_failed(self, err); });
 }
 
 void fail_write(pending_write& w, const caf::error& err) {
@@ -107,7 +109,7 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
                        d.pos < r.found.size() && r.found[d.pos] != 0);
         serve_reads(self);
       },
-      [=](caf::error& err) { fail(self, err); });
+      [=](caf::error& err) { storage_failed(self, err); });
   // A put is decided once committed (§5.3); its answer needs nothing from
   // the state machine, so it goes out now rather than after the apply's
   // reply: one round trip to the state machine's thread less per write

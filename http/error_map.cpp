@@ -75,6 +75,9 @@ http_response error_response(const caf::error& e, op_kind op,
     case errc::not_found:
       return text_response(404, context_line(e, "not found"));
     case errc::superseded: return text(503, superseded_body);
+    case errc::storage_failed:
+      return text_response(507, context_line(e, "this node cannot write to "
+                                                "its disk"));
     case errc::unreachable:
       return text_response(503, context_line(e, "unreachable"));
     default: return text_response(500, rendered + "\n");

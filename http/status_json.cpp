@@ -32,7 +32,8 @@ std::string status_json(const node_status& s) {
          {"commit_index", s.commit_index},
          {"applied_index", s.applied_index},
          {"last_index", s.last_index},
-         {"members", std::move(members)}};
+         {"members", std::move(members)},
+         {"storage_error", s.storage_error}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -44,6 +44,7 @@ using heartbeat = caf::atom_constant<caf::atom("heartbeat")>;
 using read_index = caf::atom_constant<caf::atom("read_index")>;
 using confirm = caf::atom_constant<caf::atom("confirm")>;
 using flush = caf::atom_constant<caf::atom("flush")>;
+using recover = caf::atom_constant<caf::atom("recover")>;
 } // namespace atom
 
 // -- the public face of a node -------------------------------------------------
@@ -84,7 +85,10 @@ using node_actor = caf::typed_actor<
 using persister_actor = caf::typed_actor<
   // Makes a batch durable in one synced WriteBatch; replies with the last
   // log index after the write.
-  caf::replies_to<atom::write, persist_batch>::with<uint64_t>>;
+  caf::replies_to<atom::write, persist_batch>::with<uint64_t>,
+  // After a failed write: reopens the store, proves it can write again (one
+  // synced write) and replies with what is durable.
+  caf::replies_to<atom::recover>::with<durable_log>>;
 
 /// The STATE MACHINE actor: owns DATA/kv, applies committed entries in order.
 using state_machine_actor = caf::typed_actor<
@@ -94,7 +98,9 @@ using state_machine_actor = caf::typed_actor<
   // Reads key from the applied state.
   caf::replies_to<atom::get, std::string>::with<bool, std::string>,
   // The last applied index.
-  caf::replies_to<atom::applied>::with<uint64_t>>;
+  caf::replies_to<atom::applied>::with<uint64_t>,
+  // After a failed apply: reopens the store; replies with its applied index.
+  caf::replies_to<atom::recover>::with<uint64_t>>;
 
 /// The CONNECTOR: the one place that knows how to reach a peer. Production
 /// asks CAF's middleman (actors/connector.cpp); the simulation hands out its

@@ -36,6 +36,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_status>("raftd::node_status");
   cfg.add_message_type<persist_batch>("raftd::persist_batch");
   cfg.add_message_type<apply_result>("raftd::apply_result");
+  cfg.add_message_type<durable_log>("raftd::durable_log");
   cfg.add_error_category(errc_category(), render_errc);
 }
 

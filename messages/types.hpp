@@ -182,6 +182,19 @@ typename Inspector::result_type inspect(Inspector& f, persist_batch& x) {
            x.truncate_from, x.entries);
 }
 
+/// What the log holds durably, read back after the persister reopened its
+/// store (a disk that failed and recovered): the role rebuilds its core from
+/// it.
+struct durable_log {
+  hard_state state;
+  std::vector<log_entry> entries;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, durable_log& x) {
+  return f(caf::meta::type_name("durable_log"), x.state, x.entries);
+}
+
 /// The outcome of applying one batch: `found[i]` tells, for a delete at
 /// entry i, whether its key existed before (DELETE's 404); 0 for the rest.
 struct apply_result {
@@ -227,13 +240,16 @@ struct node_status {
   uint64_t applied_index = 0;
   uint64_t last_index = 0;
   std::vector<member_status> members;
+  /// Why this node cannot write to its disk ("" while it can). Meanwhile it
+  /// takes no part in Raft and serves stale reads only.
+  std::string storage_error;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.name, x.state, x.term,
            x.leader, x.leader_http, x.commit_index, x.applied_index,
-           x.last_index, x.members);
+           x.last_index, x.members, x.storage_error);
 }
 
 } // namespace raftd

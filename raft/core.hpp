@@ -113,6 +113,7 @@ public:
   // -- queries -----------------------------------------------------------------
 
   role_kind role() const { return role_; }
+  const core_config& config() const { return cfg_; }
   uint64_t term() const { return term_; }
   const node_name& id() const { return cfg_.id; }
   /// The leader of the current term, or empty if unknown.

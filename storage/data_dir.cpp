@@ -314,4 +314,12 @@ caf::expected<data_dir> open_data_dir(const std::string& path) {
   return not_raftd(path, *names);
 }
 
+caf::expected<std::unique_ptr<log_store>> reopen_log(const std::string& path) {
+  return open_leveldb_log_store(path + "/" + log_dir, false);
+}
+
+caf::expected<std::unique_ptr<kv_store>> reopen_kv(const std::string& path) {
+  return open_leveldb_kv_store(path + "/" + kv_dir, false);
+}
+
 } // namespace raftd

@@ -51,4 +51,10 @@ struct data_dir {
 ///   process: errc::storage_failed, "already open in this process".
 caf::expected<data_dir> open_data_dir(const std::string& path);
 
+/// Opens the log (or kv) database of the data directory at `path` again,
+/// after the store that had it open was dropped (a disk that failed and
+/// recovered). Never creates one.
+caf::expected<std::unique_ptr<log_store>> reopen_log(const std::string& path);
+caf::expected<std::unique_ptr<kv_store>> reopen_kv(const std::string& path);
+
 } // namespace raftd

@@ -44,9 +44,24 @@ using mock_persister_actor
 
 mock_persister_actor::behavior_type
 mock_persister(mock_persister_actor::pointer self,
-               std::shared_ptr<log_store> store,
+               std::shared_ptr<memory_log_disk> disk,
                std::shared_ptr<held_writes> hw) {
+  // The store, replaced on recover as a reopen of the "disk" would.
+  auto store = std::make_shared<std::shared_ptr<log_store>>(
+    make_memory_log_store(disk));
   return {
+    [=](atom::recover) -> caf::result<durable_log> {
+      *store = make_memory_log_store(disk);
+      durable_log dl;
+      if (auto err = (*store)->load(dl.state, dl.entries))
+        return err;
+      persist_batch probe;
+      probe.has_state = true;
+      probe.state = dl.state;
+      if (auto err = (*store)->write(probe))
+        return err;
+      return dl;
+    },
     [=](caf::ok_atom) {
       for (auto& [rp, n] : hw->held)
         rp.deliver(n);
@@ -55,12 +70,12 @@ mock_persister(mock_persister_actor::pointer self,
     [=](atom::write, const persist_batch& b) -> caf::result<uint64_t> {
       ++hw->writes;
       hw->batch_sizes.push_back(b.entries.size());
-      if (auto err = store->write(b))
+      if (auto err = (*store)->write(b))
         return err;
       if (!hw->hold)
-        return store->last_index();
+        return (*store)->last_index();
       auto rp = self->make_response_promise<uint64_t>();
-      hw->held.emplace_back(rp, store->last_index());
+      hw->held.emplace_back(rp, (*store)->last_index());
       return rp;
     },
   };
@@ -168,6 +183,7 @@ struct fixture : test_coordinator_fixture<> {
   /// Set before start(): the role's write timeout and check-quorum.
   std::chrono::milliseconds write_timeout = 200ms;
   bool check_quorum = true;
+  std::chrono::milliseconds storage_retry = 0ms;
 
   /// Starts a node from what `disk` holds; `ids` is the configuration
   /// written at index 1 when the disk is empty (default: just "a").
@@ -189,12 +205,13 @@ struct fixture : test_coordinator_fixture<> {
     cc.election_ticks = 10;
     cc.check_quorum = check_quorum;
     auto core = std::make_unique<raft_core>(cc, hs, log, kv->applied_index());
-    mock = sys.spawn(mock_persister, store, hw);
+    mock = sys.spawn(mock_persister, disk, hw);
     persister = mock;
     sm = spawn_state_machine(sys, kv, false);
     role_config rc;
     rc.self = member{"a", "a:80", "a:81"};
     rc.write_timeout = write_timeout;
+    rc.storage_retry = storage_retry;
     rc.on_fatal = [this](const caf::error&) { ++fatal_calls; };
     rc.connector = peers ? sys.spawn(fake_connector, peers)
                          : sys.spawn(no_connector);
@@ -389,6 +406,51 @@ CAF_TEST(a failed log write stops the node and acknowledges nothing) {
   CAF_CHECK_EQUAL(fatal_calls, 1);
   CAF_CHECK(!put->done || put->err);
   CAF_CHECK(!kv->get("k").value());
+}
+
+CAF_TEST(a node whose disk fails serves stale reads and recovers) {
+  storage_retry = 100ms; // 10 ticks
+  start();
+  auto put = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                           std::string{"v"});
+  sched.run();
+  CAF_REQUIRE(put->done && !put->err);
+  disk->fail_writes = true;
+  auto lost = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                            std::string{"w"});
+  sched.run();
+  CAF_CHECK(lost->done && is(lost->err, errc::outcome_unknown));
+  CAF_CHECK_EQUAL(fatal_calls, 0); // it stays up
+  auto s = status();
+  CAF_CHECK_EQUAL(s.state, "degraded");
+  CAF_CHECK_NOT_EQUAL(s.storage_error.find("storage_failed"),
+                      std::string::npos);
+  auto refused = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                               std::string{"x"});
+  auto stale = ask<bool, std::string>(role, atom::get::value,
+                                      std::string{"k"}, read_mode::stale);
+  auto lin = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                    read_mode::linearizable);
+  sched.run();
+  CAF_CHECK(is(refused->err, errc::storage_failed)); // nothing proposed
+  CAF_REQUIRE(stale->done && !stale->err);
+  CAF_CHECK_EQUAL(std::get<1>(stale->value), "v");
+  CAF_CHECK(is(lin->err, errc::busy));
+  ticks(25); // two retries, the disk still failing
+  CAF_CHECK_EQUAL(status().state, "degraded");
+  disk->fail_writes = false;
+  ticks(25); // the next retry reopens the log; a lone node then leads
+  s = status();
+  CAF_CHECK_EQUAL(s.state, "leader");
+  CAF_CHECK_EQUAL(s.storage_error, "");
+  auto again = ask<uint64_t>(role, atom::put::value, std::string{"k"},
+                             std::string{"y"});
+  sched.run();
+  CAF_REQUIRE(again->done && !again->err);
+  auto read = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
+                                     read_mode::linearizable);
+  sched.run();
+  CAF_CHECK_EQUAL(std::get<1>(read->value), "y");
 }
 
 CAF_TEST(a follower refuses writes naming the leader 5.1) {

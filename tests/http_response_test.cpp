@@ -130,8 +130,8 @@ CAF_TEST(other raftd errors) {
   CAF_CHECK_EQUAL(bad.status, 400);
   CAF_CHECK_EQUAL(bad.body, "no such thing\n");
   auto disk = map(make_error(errc::storage_failed, "disk full"));
-  CAF_CHECK_EQUAL(disk.status, 500);
-  CAF_CHECK_EQUAL(disk.body, "RENDERED\n");
+  CAF_CHECK_EQUAL(disk.status, 507);
+  CAF_CHECK_EQUAL(disk.body, "disk full\n");
   auto gone = map(make_error(errc::unreachable, "no raftd node at h:1"));
   CAF_CHECK_EQUAL(gone.status, 503);
   CAF_CHECK_EQUAL(gone.body, "no raftd node at h:1\n");

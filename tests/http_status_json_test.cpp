@@ -18,6 +18,7 @@ CAF_TEST(all fields are rendered) {
   s.commit_index = 10;
   s.applied_index = 9;
   s.last_index = 11;
+  s.storage_error = "storage_failed: disk full";
   member_status m;
   m.info = member{"def5678", "localhost:4002", "localhost:5002"};
   m.role = "follower";
@@ -43,7 +44,8 @@ CAF_TEST(all fields are rendered) {
   CAF_CHECK_EQUAL(jm["role"], "follower");
   CAF_CHECK_EQUAL(jm["match_index"], 8);
   CAF_CHECK_EQUAL(jm["reachable"], true);
-  CAF_CHECK_EQUAL(j.size(), 9u);
+  CAF_CHECK_EQUAL(j["storage_error"], "storage_failed: disk full");
+  CAF_CHECK_EQUAL(j.size(), 10u);
   CAF_CHECK_EQUAL(jm.size(), 6u);
 }
 

@@ -959,7 +959,10 @@ bool cluster::live(std::string* why) {
       *why = "no write since the faults stopped was acknowledged";
     return false;
   }
-  auto target = std::max(catch_up_target_, acked_before(max_lag));
+  // Every acknowledged write applied too: a put is answered at commit, so
+  // its apply may still be on its way when the rest looks live.
+  auto target = std::max({catch_up_target_, acked_before(max_lag),
+                          checker_.acked_max()});
   for (size_t n = 0; n < nodes_.size(); ++n)
     if (checker_.applied_upto(n) < target) {
       if (why)
