@@ -275,7 +275,6 @@ private:
   role_config make_role_config(size_t n);
   std::unique_ptr<raft_core> make_core(size_t n, const hard_state& hs,
                                        const std::vector<log_entry>& log);
-  void label_node(const sim_node& nd);
   void crash(size_t n, const char* why);
   void crash_if_doomed();
   bool has_mail(const caf::abstract_actor* a) const;
@@ -292,7 +291,10 @@ private:
   void pause_random_node();
   void fail_random_disk();
   void resume(size_t n);
-  std::vector<caf::actor_id> node_actors(const sim_node& nd) const;
+  void own(size_t n, const caf::actor_addr& a, const std::string& what);
+  void own_node_actors(size_t n);
+  void adopt_children(caf::actor_id parent, caf::actor_id before);
+  bool is_paused(caf::actor_id a) const;
   std::optional<size_t> random_up_node();
 
   // -- clients ----------------------------------------------------------------
@@ -358,8 +360,10 @@ private:
   uint64_t crashes_ = 0;
   uint64_t max_term_ = 0;
   std::map<caf::actor_id, std::string> labels_;
-  /// The actors of paused nodes.
-  std::set<caf::actor_id> paused_;
+  /// Which node (and incarnation) runs each actor: its role, persister,
+  /// state machine, connector, and whatever its role spawned (replicators).
+  /// A pause stops all of them, so a paused node neither sends nor reads.
+  std::map<caf::actor_id, std::pair<size_t, uint64_t>> owner_;
 };
 
 cluster::cluster(const sim_options& opts) :
@@ -487,7 +491,7 @@ void cluster::start_node(size_t n) {
                             nd.persister, nd.sm, 0, false);
   nd.up = true;
   net_->node_up(n, nd.inc, nd.role);
-  label_node(nd);
+  own_node_actors(n);
   trace("start " + nd.name + "." + std::to_string(nd.inc) + " from disk: term "
         + std::to_string(hs.term) + ", vote '" + hs.voted_for + "', "
         + std::to_string(log.size()) + " entries");
@@ -507,14 +511,15 @@ cluster::make_core(size_t n, const hard_state& hs,
   return std::make_unique<raft_core>(cc, hs, log, 0);
 }
 
-void cluster::label_node(const sim_node& nd) {
-  auto tag = nd.name + "." + std::to_string(nd.inc);
-  add_label(caf::actor_cast<caf::abstract_actor*>(nd.role), tag + ".role");
-  add_label(caf::actor_cast<caf::abstract_actor*>(nd.persister),
-            tag + ".persister");
-  add_label(caf::actor_cast<caf::abstract_actor*>(nd.sm), tag + ".sm");
-  add_label(caf::actor_cast<caf::abstract_actor*>(nd.connector),
-            tag + ".connector");
+/// Its role, persister, state machine, connector, and the replicators the
+/// role spawned already (ids after the role's).
+void cluster::own_node_actors(size_t n) {
+  auto& nd = nodes_[n];
+  own(n, nd.role.address(), "role");
+  own(n, nd.persister.address(), "persister");
+  own(n, nd.sm.address(), "sm");
+  own(n, nd.connector.address(), "connector");
+  adopt_children(nd.role.id(), nd.role.id());
 }
 
 /// Crashes node `n` now: its disk keeps only what its persister wrote, its
@@ -698,8 +703,6 @@ void cluster::pause_random_node() {
     return;
   auto& nd = nodes_[*n];
   nd.paused = true;
-  for (auto a : node_actors(nd))
-    paused_.insert(a);
   trace("pause " + nd.name);
   caf::delayed_anon_send(driver_, random_downtime(), resume_atom::value,
                          static_cast<uint64_t>(*n), nd.inc);
@@ -711,8 +714,6 @@ void cluster::resume(size_t n) {
     return;
   nd.paused = false;
   nd.resumed_at = sched_->clock().now();
-  for (auto a : node_actors(nd))
-    paused_.erase(a);
   trace("resume " + nd.name);
 }
 
@@ -721,8 +722,41 @@ void cluster::on_resume_timer(size_t n, uint64_t inc) {
     resume(n);
 }
 
-std::vector<caf::actor_id> cluster::node_actors(const sim_node& nd) const {
-  return {nd.role.id(), nd.persister.id(), nd.sm.id(), nd.connector.id()};
+/// Records that node `n`'s current incarnation runs actor `a`.
+void cluster::own(size_t n, const caf::actor_addr& a, const std::string& what) {
+  auto& nd = nodes_[n];
+  owner_[a.id()] = {n, nd.inc};
+  add_label(caf::actor_cast<caf::abstract_actor*>(a),
+            nd.name + "." + std::to_string(nd.inc) + "." + what);
+}
+
+/// Actors spawned while `parent` ran (ids after `before`) belong to its
+/// node if `parent` is a node's role: its replicators. A pause must stop
+/// them too, or a paused leader's replicators would keep heartbeating and
+/// its followers would never notice the pause (a SIGSTOP stops every
+/// thread of the process). The connector's relays are the network, not
+/// the node: what the node sent before the pause still arrives.
+void cluster::adopt_children(caf::actor_id parent, caf::actor_id before) {
+  auto i = owner_.find(parent);
+  if (i == owner_.end())
+    return;
+  auto [n, inc] = i->second;
+  auto& nd = nodes_[n];
+  if (nd.inc != inc || nd.role.id() != parent)
+    return;
+  for (auto id = before + 1; id <= sys_->latest_actor_id(); ++id) {
+    owner_[id] = {n, inc};
+    labels_[id] = nd.name + "." + std::to_string(inc) + ".replicator#"
+                  + std::to_string(id);
+  }
+}
+
+bool cluster::is_paused(caf::actor_id a) const {
+  auto i = owner_.find(a);
+  if (i == owner_.end())
+    return false;
+  auto& nd = nodes_[i->second.first];
+  return nd.paused && nd.inc == i->second.second;
 }
 
 void cluster::partition_fault(int kind) {
@@ -893,7 +927,7 @@ std::vector<size_t> cluster::runnable_jobs() const {
   auto& jobs = sched_->jobs;
   for (size_t i = 0; i < jobs.size(); ++i) {
     auto* a = dynamic_cast<caf::abstract_actor*>(jobs[i]);
-    if (!a || paused_.count(a->id()) == 0)
+    if (!a || !is_paused(a->id()))
       out.push_back(i);
   }
   return out;
@@ -912,7 +946,12 @@ bool cluster::step() {
     auto k = ready[any(rng_)];
     std::rotate(jobs.begin(), jobs.begin() + k, jobs.begin() + k + 1);
     note_job(jobs.front());
-    sched_->run_once();
+    auto* a = dynamic_cast<caf::abstract_actor*>(jobs.front());
+    auto id = a != nullptr ? a->id() : caf::invalid_actor_id;
+    auto before = sys_->latest_actor_id();
+    sched_->run_once(); // may end the actor: only its id is used after
+    if (sys_->latest_actor_id() != before)
+      adopt_children(id, before);
   } else if (!ready.empty()) {
     sched_->advance_time(work_quantum);
   } else if (sched_->has_pending_timeout()) {

@@ -16,7 +16,9 @@
 // Faults: crash a node (its disk keeps only what its persister wrote; the
 // memory kv starts empty) and restart it later; crash it just as its
 // persister has a write queued; partition nodes (symmetric, one-way, with
-// or without breaking connections); pause a node (SIGSTOP). Aimed faults
+// or without breaking connections); pause a node (SIGSTOP: its role, its
+// persister, state machine and every replicator its role spawned stop;
+// their mail waits). Aimed faults
 // strike at the moments that matter: right after a vote is granted, as a
 // node becomes leader, at a leader's first commit in its term. Half of the
 // seeds churn leaders this way on purpose (see churn_leaders()).
