@@ -54,12 +54,19 @@ constexpr auto work_quantum = 100us;
 constexpr auto max_lag = 500ms;
 /// A crash "at the next write" waits at most this long for one.
 constexpr auto doom_wait = 300ms;
+/// A joining server must catch up within this (role_config; short, so that
+/// a join of a server that never catches up fails within the fault phase).
+constexpr auto catch_up_timeout = 1000ms;
+/// What the joiner or an operator waits for a join or leave: the catch-up,
+/// then the configuration entry's commit (or its write timeout).
+constexpr auto change_timeout = catch_up_timeout + write_timeout + 1000ms;
 
 using fault_atom = caf::atom_constant<caf::atom("sim_fault")>;
 using client_atom = caf::atom_constant<caf::atom("sim_client")>;
 using restart_atom = caf::atom_constant<caf::atom("sim_start")>;
 using rejoin_atom = caf::atom_constant<caf::atom("sim_rejoin")>;
 using resume_atom = caf::atom_constant<caf::atom("sim_resume")>;
+using change_atom = caf::atom_constant<caf::atom("sim_change")>;
 
 using time_point = caf::actor_clock::time_point;
 
@@ -147,6 +154,15 @@ struct scenario {
   /// longest election timeout.
   int election_ticks = 10;
   std::chrono::milliseconds heartbeat{50};
+  /// Membership changes (thesis ch. 4): spare servers (empty disks, not in
+  /// the founding configuration) that may join; the mean time between
+  /// changes; how often a leave removes the leader itself (§4.2.2) and how
+  /// often a join's server stays down or paused throughout (§4.2.1).
+  bool membership = false;
+  size_t spares = 0;
+  std::chrono::milliseconds change_gap{300};
+  double remove_leader = 0;
+  double stuck_join = 0;
 };
 
 template <class T>
@@ -195,6 +211,27 @@ scenario draw_scenario(std::mt19937_64& rng) {
   return s;
 }
 
+/// Membership draws from a generator of its own: a seed without membership
+/// changes draws the same scenario, faults and requests as before they
+/// existed.
+void draw_membership(scenario& s, uint64_t seed, membership_mode mode) {
+  std::mt19937_64 g{seed ^ 0x6d656d6265727321ull};
+  if (mode == membership_mode::off
+      || (mode == membership_mode::half && pick(g, {false, true})))
+    return;
+  s.membership = true;
+  s.spares = pick<size_t>(g, {1, 2});
+  s.change_gap = pick(g, {100ms, 300ms, 800ms});
+  s.remove_leader = pick(g, {0.2, 0.5});
+  s.stuck_join = pick(g, {0.0, 0.2, 0.5});
+}
+
+scenario draw_scenario(std::mt19937_64& rng, const sim_options& opts) {
+  auto s = draw_scenario(rng);
+  draw_membership(s, opts.seed, opts.membership);
+  return s;
+}
+
 std::string label(size_t n) {
   return "n" + std::to_string(n + 1);
 }
@@ -227,11 +264,28 @@ struct sim_node {
   /// nothing until it resumes; their mail waits.
   bool paused = false;
   time_point resumed_at;
+  /// Its configuration as its core last showed it: the entry (index,
+  /// term), the members (node numbers), and whether it is uncommitted here.
+  std::pair<uint64_t, uint64_t> config{0, 0};
+  std::vector<size_t> members;
+  bool config_pending = false;
+  /// Not restarted while a join of it must fail (it never catches up).
+  bool held_down = false;
+  /// Down or paused since a join of it began, and not run since: it cannot
+  /// have caught up, so no leader may add it (thesis §4.2.1).
+  bool stuck = false;
 };
+
+enum class op_kind { put, get, join, leave };
 
 /// One client request, followed through redirects.
 struct client_op {
-  bool is_put = true;
+  op_kind kind = op_kind::put;
+  /// Join and leave: the server added or removed; whether it was the
+  /// leader (leave) or kept from catching up (join) when asked.
+  size_t subject = 0;
+  bool aimed_at_leader = false;
+  bool stuck = false;
   read_mode mode = read_mode::linearizable;
   std::string key;
   std::string value;
@@ -248,6 +302,24 @@ struct client_op {
   /// When the current attempt went out.
   time_point sent;
 };
+
+bool is_change(const client_op& op) {
+  return op.kind == op_kind::join || op.kind == op_kind::leave;
+}
+
+std::string describe_op(const client_op& op) {
+  switch (op.kind) {
+  case op_kind::put: return "put " + op.key + "=" + op.value;
+  case op_kind::get: return "get " + op.key;
+  case op_kind::join:
+    return "join " + label(op.subject)
+           + (op.stuck ? " (kept from catching up)" : "");
+  case op_kind::leave:
+    return "leave " + label(op.subject)
+           + (op.aimed_at_leader ? " (the leader)" : "");
+  }
+  return "?";
+}
 
 class cluster;
 
@@ -267,6 +339,7 @@ public:
   void on_restart_timer(size_t n, uint64_t inc);
   void on_rejoin_timer(size_t n);
   void on_resume_timer(size_t n, uint64_t inc);
+  void on_change_timer(caf::event_based_actor* self);
 
 private:
   // -- nodes ------------------------------------------------------------------
@@ -275,6 +348,7 @@ private:
   role_config make_role_config(size_t n);
   std::unique_ptr<raft_core> make_core(size_t n, const hard_state& hs,
                                        const std::vector<log_entry>& log);
+  void own_node_actors(size_t n);
   void crash(size_t n, const char* why);
   void crash_if_doomed();
   bool has_mail(const caf::abstract_actor* a) const;
@@ -282,6 +356,11 @@ private:
   // -- observations -----------------------------------------------------------
   void on_step(size_t n, uint64_t inc, const raft_core& c);
   void on_applied(size_t n, uint64_t inc, const std::vector<log_entry>& es);
+  void note_config(size_t n, const raft_core& c);
+  void check_added(size_t n, const std::vector<size_t>& before);
+  void count_change(const log_entry& e);
+  void note_committed_config(size_t n);
+  void check_change_reply(const client_op& op, const caf::error& err);
   void aimed_fault(size_t n, double p, const char* why);
   caf::timespan random_downtime();
 
@@ -292,10 +371,19 @@ private:
   void fail_random_disk();
   void resume(size_t n);
   void own(size_t n, const caf::actor_addr& a, const std::string& what);
-  void own_node_actors(size_t n);
   void adopt_children(caf::actor_id parent, caf::actor_id before);
   bool is_paused(caf::actor_id a) const;
   std::optional<size_t> random_up_node();
+
+  // -- membership -------------------------------------------------------------
+  std::optional<size_t> leader_now() const;
+  std::optional<size_t> committed_leader() const;
+  bool change_busy() const;
+  void start_join(caf::event_based_actor* self, size_t x, size_t leader);
+  void start_leave(caf::event_based_actor* self, size_t x, size_t leader);
+  size_t change_target(size_t leader);
+  void on_change_ok(size_t id);
+  void release_stuck(client_op& op);
 
   // -- clients ----------------------------------------------------------------
   void issue(caf::event_based_actor* self, size_t id);
@@ -303,6 +391,7 @@ private:
   void on_get_ok(size_t id, bool found, const std::string& value);
   void on_op_error(caf::event_based_actor* self, size_t id,
                    const caf::error& err);
+  bool may_stay_silent(const client_op& op) const;
   void check_reads();
 
   // -- running ----------------------------------------------------------------
@@ -315,6 +404,7 @@ private:
   std::vector<size_t> runnable_jobs() const;
   void calm_down();
   bool live(std::string* why);
+  bool members_caught_up(size_t leader, std::string* why);
   uint64_t acked_before(caf::timespan d);
   void shutdown();
   sim_result result();
@@ -359,6 +449,22 @@ private:
   time_point doom_deadline_;
   uint64_t crashes_ = 0;
   uint64_t max_term_ = 0;
+  /// The membership change in flight (one at a time, as the role allows).
+  std::optional<size_t> change_op_;
+  /// Committed changes, counted as the first state machine applies them:
+  /// the members of the last one, the leader of each term (a leave whose
+  /// entry the removed server wrote as leader removed the leader).
+  uint64_t config_applied_ = 1;
+  std::vector<node_name> config_applied_members_;
+  std::map<uint64_t, node_name> term_leader_;
+  /// The latest configuration some node knew committed, and its members.
+  uint64_t committed_config_ = 1;
+  std::vector<size_t> committed_members_;
+  uint64_t joins_ = 0;
+  uint64_t leaves_ = 0;
+  uint64_t leader_removals_ = 0;
+  uint64_t stuck_refused_ = 0;
+  time_point calm_since_;
   std::map<caf::actor_id, std::string> labels_;
   /// Which node (and incarnation) runs each actor: its role, persister,
   /// state machine, connector, and whatever its role spawned (replicators).
@@ -367,14 +473,14 @@ private:
 };
 
 cluster::cluster(const sim_options& opts) :
-  opts_(opts), rng_(opts.seed), sc_(draw_scenario(rng_)), checker_(sc_.nodes),
-  nodes_(sc_.nodes) {
+  opts_(opts), rng_(opts.seed), sc_(draw_scenario(rng_, opts)),
+  checker_(sc_.nodes + sc_.spares), nodes_(sc_.nodes + sc_.spares) {
   cfg_.set("scheduler.policy", caf::atom("testing"));
   cfg_.set("logger.file-verbosity", caf::atom("quiet"));
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_->scheduler());
   start_ = sched_->clock().now();
-  net_ = std::make_unique<network>(*sys_, rng_, sc_.nodes);
+  net_ = std::make_unique<network>(*sys_, rng_, nodes_.size());
   net_->faults = sc_.faults;
   net_->on_vote_granted = [this](size_t voter) {
     if (!calm_ && !stopping_ && coin(sc_.crash_voter))
@@ -418,16 +524,20 @@ void cluster::shutdown() {
 
 // -- nodes --------------------------------------------------------------------
 
-/// The founding configuration with every member, at index 1 of every disk,
-/// so no node needs to join.
+/// The founding configuration with every founding member, at index 1 of
+/// their disks, so none needs to join. Spares start empty.
 void cluster::bootstrap_disks() {
   std::vector<member> all;
-  for (auto& nd : nodes_)
-    all.push_back(nd.self);
-  for (auto& nd : nodes_) {
-    nd.disk->mem->entries.push_back(
+  for (size_t n = 0; n < sc_.nodes; ++n) {
+    all.push_back(nodes_[n].self);
+    config_applied_members_.push_back(nodes_[n].name);
+    committed_members_.push_back(n);
+  }
+  for (size_t n = 0; n < sc_.nodes; ++n) {
+    auto& d = *nodes_[n].disk->mem;
+    d.entries.push_back(
       log_entry{1, 1, entry_kind::config, {}, encode_members(all)});
-    nd.disk->mem->state.term = 1;
+    d.state.term = 1;
   }
 }
 
@@ -443,6 +553,7 @@ role_config cluster::make_role_config(size_t n) {
   rc.rpc_timeout = 4 * nd.tick * sc_.election_ticks;
   rc.max_batch_entries = sc_.max_batch_entries;
   rc.max_inflight = sc_.max_inflight;
+  rc.catch_up_timeout = catch_up_timeout;
   rc.bug_vote_before_durable = opts_.bugs.vote_before_durable;
   rc.observer.on_step = [this, n, inc](const raft_core& c) {
     on_step(n, inc, c);
@@ -483,6 +594,9 @@ void cluster::start_node(size_t n) {
   nd.term = hs.term;
   nd.leader.clear();
   nd.commit = 0;
+  nd.config = {0, 0};
+  nd.members.clear();
+  nd.stuck = false;
   nd.persister = spawn_persister(*sys_, store, false);
   nd.sm = spawn_state_machine(
     *sys_, std::shared_ptr<kv_store>{make_memory_kv_store()}, false);
@@ -576,6 +690,9 @@ void cluster::on_step(size_t n, uint64_t inc, const raft_core& c) {
   if (!nd.up || nd.inc != inc)
     return; // a crashed incarnation's last moments
   checker_.on_step(n, c);
+  note_config(n, c);
+  if (sc_.membership && c.role() == role_kind::leader)
+    term_leader_[c.term()] = nd.name;
   max_term_ = std::max(max_term_, c.term());
   bool changed
     = c.role() != nd.role_now || c.term() != nd.term || c.leader() != nd.leader;
@@ -644,6 +761,212 @@ void cluster::on_applied(size_t n, uint64_t inc,
   if (!nd.up || nd.inc != inc)
     return;
   checker_.on_applied(n, es);
+  if (sc_.membership)
+    for (auto& e : es)
+      count_change(e);
+}
+
+/// Counts a configuration entry the first time any node applies it (all
+/// apply the same entry at an index: state machine safety).
+void cluster::count_change(const log_entry& e) {
+  if (e.kind != entry_kind::config || e.index <= config_applied_)
+    return;
+  config_applied_ = e.index;
+  auto ms = decode_members(e.value).value_or(std::vector<member>{});
+  std::vector<node_name> now;
+  for (auto& m : ms)
+    now.push_back(m.name);
+  auto& before = config_applied_members_;
+  auto has = [](const std::vector<node_name>& xs, const node_name& x) {
+    return std::find(xs.begin(), xs.end(), x) != xs.end();
+  };
+  for (auto& x : now)
+    joins_ += has(before, x) ? 0 : 1;
+  for (auto& x : before)
+    if (!has(now, x)) {
+      ++leaves_;
+      leader_removals_ += term_leader_[e.term] == x ? 1 : 0;
+    }
+  before = std::move(now);
+}
+
+/// Keeps node `n`'s view of its configuration; a leader that just added a
+/// server is checked (check_added).
+void cluster::note_config(size_t n, const raft_core& c) {
+  auto& nd = nodes_[n];
+  nd.config_pending = c.config_pending();
+  std::pair<uint64_t, uint64_t> now{c.config_index(),
+                                    c.term_at(c.config_index())};
+  if (now == nd.config) {
+    if (!nd.config_pending && now.first > committed_config_)
+      note_committed_config(n);
+    return; // most steps change no configuration
+  }
+  // Still leading the term it led at the last step: the new configuration
+  // is one it proposed (a leader never truncates its log).
+  bool proposed = c.role() == role_kind::leader
+                  && nd.role_now == role_kind::leader && nd.term == c.term();
+  auto before = std::move(nd.members);
+  nd.config = now;
+  nd.members.clear();
+  for (auto& m : c.members())
+    if (auto x = parse_node(m.name, nodes_.size()))
+      nd.members.push_back(*x);
+  if (proposed)
+    check_added(n, before);
+  if (!nd.config_pending && now.first > committed_config_)
+    note_committed_config(n);
+}
+
+/// Node `n` knows its configuration committed: the latest one so far.
+void cluster::note_committed_config(size_t n) {
+  committed_config_ = nodes_[n].config.first;
+  committed_members_ = nodes_[n].members;
+}
+
+// Thesis §4.2.1: a new server joins only once it has caught up, else the
+// cluster may be unable to commit until it does. A server that has been
+// down or paused since its join began answered nothing: adding it is wrong.
+void cluster::check_added(size_t n, const std::vector<size_t>& before) {
+  for (auto x : nodes_[n].members)
+    if (nodes_[x].stuck
+        && std::find(before.begin(), before.end(), x) == before.end())
+      checker_.fail(check::catch_up,
+                    label(n) + " added " + label(x)
+                      + ", which has been down or paused since its join "
+                        "began: it never caught up");
+}
+
+// -- membership (thesis ch. 4) ------------------------------------------------
+
+/// The running leader of the highest term, if any.
+std::optional<size_t> cluster::leader_now() const {
+  std::optional<size_t> best;
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    auto& nd = nodes_[n];
+    if (nd.up && nd.role_now == role_kind::leader
+        && (!best || nd.term > nodes_[*best].term))
+      best = n;
+  }
+  return best;
+}
+
+/// The leader that liveness expects the others to follow: it leads the
+/// highest term, its configuration is committed, and it is a member of it
+/// (a removed leader steps down once its removal commits, §4.2.2).
+std::optional<size_t> cluster::committed_leader() const {
+  auto l = leader_now();
+  if (!l)
+    return l;
+  auto& nd = nodes_[*l];
+  bool in = std::find(nd.members.begin(), nd.members.end(), *l)
+            != nd.members.end();
+  if (nd.config_pending || !in)
+    return std::nullopt;
+  return l;
+}
+
+bool cluster::change_busy() const {
+  return change_op_ && !ops_[*change_op_].done;
+}
+
+/// Starts one membership change now and then, one at a time (thesis §4.1):
+/// a join of a server outside the leader's configuration, or a leave of a
+/// member, the leader itself among them (§4.2.2). At least two members
+/// stay.
+void cluster::on_change_timer(caf::event_based_actor* self) {
+  if (calm_ || stopping_)
+    return;
+  self->delayed_send(self, random_gap(sc_.change_gap), change_atom::value);
+  auto l = leader_now();
+  if (change_busy() || !l || nodes_[*l].config_pending || nodes_[*l].paused)
+    return;
+  auto members = nodes_[*l].members;
+  std::vector<size_t> outsiders;
+  for (size_t n = 0; n < nodes_.size(); ++n)
+    if (std::find(members.begin(), members.end(), n) == members.end())
+      outsiders.push_back(n);
+  bool join = !outsiders.empty() && (members.size() <= 2 || coin(0.5));
+  if (join)
+    return start_join(self, outsiders[rng_() % outsiders.size()], *l);
+  if (members.size() <= 2)
+    return;
+  auto x = coin(sc_.remove_leader) ? *l : members[rng_() % members.size()];
+  start_leave(self, x, *l);
+}
+
+/// Where a change is asked: the leader, or any running member (it forwards
+/// the request to the leader).
+size_t cluster::change_target(size_t leader) {
+  std::vector<size_t> up;
+  for (auto m : nodes_[leader].members)
+    if (nodes_[m].up)
+      up.push_back(m);
+  return up.empty() || coin(0.5) ? leader : up[rng_() % up.size()];
+}
+
+/// Asks to add server `x`. Its process starts first (a spare with an empty
+/// disk, or a removed server with its old one); or, for a join that must
+/// fail, it stays down (or is paused) until the answer comes.
+void cluster::start_join(caf::event_based_actor* self, size_t x,
+                         size_t leader) {
+  auto& nd = nodes_[x];
+  client_op op;
+  op.kind = op_kind::join;
+  op.subject = x;
+  op.target = change_target(leader);
+  op.stuck = coin(sc_.stuck_join);
+  if (op.stuck && nd.up) {
+    nd.paused = true;
+    trace("pause " + nd.name + " until its join is answered");
+  } else if (op.stuck) {
+    nd.held_down = true;
+    trace("keep " + nd.name + " down until its join is answered");
+  } else if (!nd.up) {
+    start_node(x);
+  }
+  nd.stuck = op.stuck;
+  ops_.push_back(std::move(op));
+  change_op_ = ops_.size() - 1;
+  issue(self, ops_.size() - 1);
+}
+
+void cluster::start_leave(caf::event_based_actor* self, size_t x,
+                          size_t leader) {
+  client_op op;
+  op.kind = op_kind::leave;
+  op.subject = x;
+  op.aimed_at_leader = x == leader;
+  op.target = change_target(leader);
+  ops_.push_back(std::move(op));
+  change_op_ = ops_.size() - 1;
+  issue(self, ops_.size() - 1);
+}
+
+void cluster::on_change_ok(size_t id) {
+  auto& op = ops_[id];
+  op.done = op.ok = true;
+  trace("client " + std::to_string(id) + ": "
+        + (op.kind == op_kind::join ? "joined " : "removed ")
+        + label(op.subject));
+  release_stuck(op);
+}
+
+/// The answer to a join that had to fail came: its server runs again.
+void cluster::release_stuck(client_op& op) {
+  if (!op.stuck)
+    return;
+  auto x = op.subject;
+  auto& nd = nodes_[x];
+  nd.stuck = false;
+  op.stuck = false;
+  if (nd.held_down) {
+    nd.held_down = false;
+    if (!nd.up && !calm_ && !stopping_)
+      start_node(x);
+  } else if (nd.paused) {
+    resume(x);
+  }
 }
 
 // -- faults -------------------------------------------------------------------
@@ -718,8 +1041,10 @@ void cluster::resume(size_t n) {
 }
 
 void cluster::on_resume_timer(size_t n, uint64_t inc) {
-  if (nodes_[n].inc == inc)
-    resume(n);
+  if (nodes_[n].inc != inc || !nodes_[n].paused)
+    return;
+  resume(n);
+  nodes_[n].stuck = false; // it runs again: it may catch up now
 }
 
 /// Records that node `n`'s current incarnation runs actor `a`.
@@ -795,7 +1120,8 @@ void cluster::on_fault_timer(caf::event_based_actor* self) {
 }
 
 void cluster::on_restart_timer(size_t n, uint64_t inc) {
-  if (!stopping_ && !nodes_[n].up && nodes_[n].inc == inc)
+  auto& nd = nodes_[n];
+  if (!stopping_ && !nd.up && nd.inc == inc && !nd.held_down)
     start_node(n);
 }
 
@@ -811,8 +1137,8 @@ void cluster::on_client_timer(caf::event_based_actor* self) {
   client_op op;
   op.target = *n;
   op.key = "k" + std::to_string(rng_() % key_count);
-  op.is_put = coin(0.6);
-  if (op.is_put) {
+  op.kind = coin(0.6) ? op_kind::put : op_kind::get;
+  if (op.kind == op_kind::put) {
     op.value = "v" + std::to_string(ops_.size());
   } else {
     op.mode = coin(0.9) ? read_mode::linearizable : read_mode::stale;
@@ -827,19 +1153,32 @@ void cluster::issue(caf::event_based_actor* self, size_t id) {
   auto& nd = nodes_[op.target];
   op.target_inc = nd.inc;
   op.sent = sched_->clock().now();
-  trace("client " + std::to_string(id) + ": "
-        + (op.is_put ? "put " + op.key + "=" + op.value : "get " + op.key)
-        + " at " + nd.name);
+  trace("client " + std::to_string(id) + ": " + describe_op(op) + " at "
+        + nd.name);
   auto on_err = [=](caf::error& err) {
     on_op_error(self, id, err);
   };
-  if (op.is_put)
+  switch (op.kind) {
+  case op_kind::put:
     self->request(nd.role, client_timeout, atom::put::value, op.key, op.value)
       .then([=](uint64_t index) { on_put_ok(id, index); }, on_err);
-  else
+    break;
+  case op_kind::get:
     self->request(nd.role, client_timeout, atom::get::value, op.key, op.mode)
       .then([=](bool found, std::string& v) { on_get_ok(id, found, v); },
             on_err);
+    break;
+  case op_kind::join:
+    self->request(nd.role, change_timeout, atom::join::value,
+                  nodes_[op.subject].self)
+      .then([=](uint64_t) { on_change_ok(id); }, on_err);
+    break;
+  case op_kind::leave:
+    self->request(nd.role, change_timeout, atom::leave::value,
+                  nodes_[op.subject].name)
+      .then([=](uint64_t) { on_change_ok(id); }, on_err);
+    break;
+  }
 }
 
 void cluster::on_put_ok(size_t id, uint64_t index) {
@@ -880,15 +1219,50 @@ void cluster::on_op_error(caf::event_based_actor* self, size_t id,
     }
   }
   op.done = true;
+  check_change_reply(op, err);
+  if (op.kind == op_kind::join && nodes_[op.subject].stuck
+      && err != caf::sec::request_timeout)
+    ++stuck_refused_;
+  release_stuck(op);
   // A running node answers within write_timeout (504 "outcome unknown",
   // 503 "no leader"); only a crash or a pause excuses silence.
-  bool stalled = nd.paused || nd.resumed_at > op.sent;
   if (err == caf::sec::request_timeout && nd.up && nd.inc == op.target_inc
-      && !stalled)
-    checker_.fail(check::liveness, nd.name + " did not answer client request "
-                                     + std::to_string(id) + " within "
-                                     + std::to_string(client_timeout.count())
-                                     + " ms");
+      && !may_stay_silent(op))
+    checker_.fail(check::liveness,
+                  nd.name + " did not answer client request "
+                    + std::to_string(id) + " (" + describe_op(op) + ") within "
+                    + std::to_string((is_change(op) ? change_timeout
+                                                    : client_timeout)
+                                       .count())
+                    + " ms");
+}
+
+/// With `strict_change_replies`: a leave whose removal has committed is
+/// answered as a success, not "outcome unknown". Off by default: a leader
+/// that removes itself steps down in the step that commits its removal
+/// (§4.2.2) and fails every write it still holds as "leadership lost",
+/// that configuration entry included (see tests/actors_role_test.cpp).
+void cluster::check_change_reply(const client_op& op, const caf::error& err) {
+  if (!opts_.strict_change_replies || op.kind != op_kind::leave
+      || !is(err, errc::outcome_unknown))
+    return;
+  auto& ms = committed_members_;
+  if (std::find(ms.begin(), ms.end(), op.subject) == ms.end())
+    checker_.fail(check::change_replies,
+                  "the removal of " + label(op.subject)
+                    + " committed, yet its client was told: "
+                    + raftd::describe(err));
+}
+
+/// A request that may go unanswered: its node was paused meanwhile; or it
+/// is a join or leave that a follower forwarded to the leader over a lossy
+/// network (as an HTTP request forwarded to a peer may be lost: the client
+/// times out). Once the faults stop, every link is lossless.
+bool cluster::may_stay_silent(const client_op& op) const {
+  auto& nd = nodes_[op.target];
+  if (nd.paused || nd.resumed_at > op.sent)
+    return true;
+  return is_change(op) && (!calm_ || op.sent < calm_since_);
 }
 
 /// Linearizable reads, checked once everything is applied: a read sees the
@@ -896,7 +1270,8 @@ void cluster::on_op_error(caf::event_based_actor* self, size_t id,
 void cluster::check_reads() {
   for (size_t id = 0; id < ops_.size() && !checker_.failure(); ++id) {
     auto& op = ops_[id];
-    if (op.is_put || !op.ok || op.mode != read_mode::linearizable)
+    if (op.kind != op_kind::get || !op.ok
+        || op.mode != read_mode::linearizable)
       continue;
     auto what = "read " + std::to_string(id) + " of " + op.key;
     if (!op.found) {
@@ -969,27 +1344,40 @@ void cluster::calm_down() {
   net_->calm = true;
   net_->heal();
   doomed_.reset();
+  calm_since_ = sched_->clock().now();
   trace("faults stop: heal, restart every node, lossless links");
   for (size_t n = 0; n < nodes_.size(); ++n) {
+    auto& nd = nodes_[n];
     resume(n);
-    nodes_[n].disk->fail_next = false;
-    if (!nodes_[n].up)
+    nd.disk->fail_next = false;
+    nd.held_down = nd.stuck = false;
+    if (!nd.up)
       start_node(n);
   }
   calm_first_op_ = ops_.size();
 }
 
-/// Liveness after the faults stop: one leader that every node follows, a
-/// write made since then acknowledged, every node applied at least that far
-/// and past every write acknowledged by then or more than max_lag ago (so a
-/// follower must keep up with the clients, not just crawl), and every
-/// earlier request answered.
+/// Liveness after the faults stop: one leader, with a committed
+/// configuration, that every member of it follows; a write made since then
+/// acknowledged; every member applied at least that far and past every
+/// write acknowledged by then or more than max_lag ago (so a follower must
+/// keep up with the clients, not just crawl); every earlier request
+/// answered. A server outside the configuration (removed, or a spare that
+/// never joined) is expected to do nothing.
 bool cluster::live(std::string* why) {
-  auto& lead = nodes_[0];
-  for (auto& nd : nodes_) {
-    if (nd.term != lead.term || nd.leader != lead.leader || nd.leader.empty()) {
+  auto l = committed_leader();
+  if (!l) {
+    if (why)
+      *why = "no leader that every member follows";
+    return false;
+  }
+  auto& lead = nodes_[*l];
+  for (auto m : lead.members) {
+    auto& nd = nodes_[m];
+    if (nd.term != lead.term || nd.leader != lead.name) {
       if (why)
-        *why = "no leader that every node follows";
+        *why = "no leader that every member follows (" + nd.name
+               + " does not follow " + lead.name + ")";
       return false;
     }
   }
@@ -998,19 +1386,26 @@ bool cluster::live(std::string* why) {
       *why = "no write since the faults stopped was acknowledged";
     return false;
   }
+  if (!members_caught_up(*l, why))
+    return false;
+  for (size_t id = 0; id < calm_first_op_; ++id)
+    if (!ops_[id].done) {
+      if (why)
+        *why = "client request " + std::to_string(id) + " is unanswered";
+      return false;
+    }
+  return true;
+}
+
+/// Every member of `leader`'s configuration applied far enough (live()).
+bool cluster::members_caught_up(size_t leader, std::string* why) {
   auto target = std::max(catch_up_target_, acked_before(max_lag));
-  for (size_t n = 0; n < nodes_.size(); ++n)
+  for (auto n : nodes_[leader].members)
     if (checker_.applied_upto(n) < target) {
       if (why)
         *why = label(n) + " applied only "
                + std::to_string(checker_.applied_upto(n)) + " of "
                + std::to_string(target) + " entries";
-      return false;
-    }
-  for (size_t id = 0; id < calm_first_op_; ++id)
-    if (!ops_[id].done) {
-      if (why)
-        *why = "client request " + std::to_string(id) + " is unanswered";
       return false;
     }
   return true;
@@ -1040,6 +1435,10 @@ std::string cluster::describe_scenario() const {
      << "/" << sc_.commit_fault << ", appends of " << sc_.max_batch_entries
      << " x " << sc_.max_inflight << ", election " << sc_.election_ticks
      << " ticks";
+  if (sc_.membership)
+    os << "; membership changes every ~" << sc_.change_gap.count() << " ms, "
+       << sc_.spares << " spare(s), leader removed " << sc_.remove_leader
+       << ", stuck joins " << sc_.stuck_join;
   return os.str();
 }
 
@@ -1051,8 +1450,11 @@ void cluster::start_cluster() {
   caf::delayed_anon_send(driver_, random_gap(sc_.fault_gap), fault_atom::value);
   caf::delayed_anon_send(driver_, random_gap(sc_.client_gap),
                          client_atom::value);
-  for (size_t n = 0; n < nodes_.size(); ++n)
-    start_node(n);
+  if (sc_.membership)
+    caf::delayed_anon_send(driver_, random_gap(sc_.change_gap),
+                           change_atom::value);
+  for (size_t n = 0; n < sc_.nodes; ++n)
+    start_node(n); // spares start when they join
 }
 
 /// Records where a check failed (the first failure only).
@@ -1126,7 +1528,13 @@ sim_result cluster::result() {
   r.acked_writes = checker_.acked_count();
   r.reads = static_cast<uint64_t>(
     std::count_if(ops_.begin(), ops_.end(),
-                  [](const client_op& op) { return !op.is_put && op.ok; }));
+                  [](const client_op& op) {
+                    return op.kind == op_kind::get && op.ok;
+                  }));
+  r.joins = joins_;
+  r.leaves = leaves_;
+  r.leader_removals = leader_removals_;
+  r.stuck_joins_refused = stuck_refused_;
   r.max_term = max_term_;
   r.messages_dropped = net_ ? net_->stats.dropped : 0;
   return r;
@@ -1193,10 +1601,23 @@ caf::behavior driver(caf::event_based_actor* self, cluster* c) {
     [=](resume_atom, uint64_t n, uint64_t inc) {
       c->on_resume_timer(static_cast<size_t>(n), inc);
     },
+    [=](change_atom) { c->on_change_timer(self); },
   };
 }
 
 } // namespace
+
+bool parse_membership(const std::string& name, membership_mode& out) {
+  if (name == "off")
+    out = membership_mode::off;
+  else if (name == "half" || name.empty())
+    out = membership_mode::half;
+  else if (name == "all")
+    out = membership_mode::all;
+  else
+    return false;
+  return true;
+}
 
 bool parse_bugs(const std::string& names, bug_switches& out) {
   std::istringstream in{names};

@@ -23,6 +23,12 @@
 // node becomes leader, at a leader's first commit in its term. Half of the
 // seeds churn leaders this way on purpose (see churn_leaders()).
 //
+// Membership (thesis ch. 4), in the seeds that draw it: spare servers with
+// empty disks join, members leave, the leader is removed (§4.2.2), a server
+// joins that never catches up (down or paused: it must not be added,
+// §4.2.1). The same safety checks hold after every step; liveness expects
+// only the members of the leader's committed configuration to follow it.
+//
 // A run has two phases: faults for `fault_time` of virtual time, then calm:
 // every node up and running, every link healed and lossless, and within
 // `liveness_bound` a leader must be elected, a new write acknowledged and
@@ -46,6 +52,17 @@ struct bug_switches {
   bool skip_log_check = false;
 };
 
+/// Which seeds change membership.
+enum class membership_mode {
+  off,  ///< None: the founding members only.
+  half, ///< Half of the seeds (drawn apart from the rest, so the other
+        ///< half draws what it drew before membership changes existed).
+  all,  ///< Every seed.
+};
+
+/// Parses "off", "half", "all"; false if unknown.
+bool parse_membership(const std::string& name, membership_mode& out);
+
 /// Parses "vote_before_durable", "commit_old_terms", "skip_log_check"
 /// (comma-separated); false if a name is unknown.
 bool parse_bugs(const std::string& names, bug_switches& out);
@@ -56,6 +73,11 @@ struct sim_options {
   /// Check "durable before reply" at the network (the vote and append
   /// replies against the voter's and follower's disk).
   bool check_durable_replies = true;
+  membership_mode membership = membership_mode::half;
+  /// Check that a committed leave is answered as a success. Off by
+  /// default: the removal of the leader is answered "outcome unknown"
+  /// (a known finding, see check_change_reply in sim_cluster.cpp).
+  bool strict_change_replies = false;
   /// Virtual time with faults, then the bound for liveness after them.
   std::chrono::milliseconds fault_time{3000};
   std::chrono::milliseconds liveness_bound{10000};
@@ -83,6 +105,12 @@ struct sim_result {
   uint64_t reads = 0;
   uint64_t max_term = 0;
   uint64_t messages_dropped = 0;
+  /// Membership changes that committed, and joins refused because the new
+  /// server did not catch up.
+  uint64_t joins = 0;
+  uint64_t leaves = 0;
+  uint64_t leader_removals = 0;
+  uint64_t stuck_joins_refused = 0;
 };
 
 /// Runs one seed.
