@@ -379,7 +379,11 @@ private:
   std::optional<size_t> leader_now() const;
   std::optional<size_t> committed_leader() const;
   bool change_busy() const;
-  void start_join(caf::event_based_actor* self, size_t x, size_t leader);
+  void start_join(caf::event_based_actor* self, size_t x, size_t leader,
+                  bool may_stick);
+  std::vector<size_t> outsiders(size_t leader) const;
+  size_t leave_subject(size_t leader);
+  void calm_change(caf::event_based_actor* self);
   void start_leave(caf::event_based_actor* self, size_t x, size_t leader);
   size_t change_target(size_t leader);
   void on_change_ok(size_t id);
@@ -405,6 +409,7 @@ private:
   void calm_down();
   bool live(std::string* why);
   bool members_caught_up(size_t leader, std::string* why);
+  bool calm_change_done(std::string* why) const;
   uint64_t acked_before(caf::timespan d);
   void shutdown();
   sim_result result();
@@ -449,8 +454,10 @@ private:
   time_point doom_deadline_;
   uint64_t crashes_ = 0;
   uint64_t max_term_ = 0;
-  /// The membership change in flight (one at a time, as the role allows).
+  /// The membership change in flight (one at a time, as the role allows),
+  /// and the one made after the faults stopped.
   std::optional<size_t> change_op_;
+  std::optional<size_t> calm_change_op_;
   /// Committed changes, counted as the first state machine applies them:
   /// the members of the last one, the leader of each term (a leave whose
   /// entry the removed server wrote as leader removed the leader).
@@ -872,27 +879,65 @@ bool cluster::change_busy() const {
 
 /// Starts one membership change now and then, one at a time (thesis §4.1):
 /// a join of a server outside the leader's configuration, or a leave of a
-/// member, the leader itself among them (§4.2.2). At least two members
-/// stay.
+/// member (leave_subject). At least two members stay. Once the faults
+/// stop, one more change follows (calm_change).
 void cluster::on_change_timer(caf::event_based_actor* self) {
-  if (calm_ || stopping_)
+  if (stopping_)
     return;
+  if (calm_)
+    return calm_change(self);
   self->delayed_send(self, random_gap(sc_.change_gap), change_atom::value);
   auto l = leader_now();
   if (change_busy() || !l || nodes_[*l].config_pending || nodes_[*l].paused)
     return;
-  auto members = nodes_[*l].members;
-  std::vector<size_t> outsiders;
+  auto& ms = nodes_[*l].members;
+  auto out = outsiders(*l);
+  if (!out.empty() && (ms.size() <= 2 || coin(0.5)))
+    return start_join(self, out[rng_() % out.size()], *l, true);
+  if (ms.size() > 2)
+    start_leave(self, leave_subject(*l), *l);
+}
+
+/// Servers outside `leader`'s configuration.
+std::vector<size_t> cluster::outsiders(size_t leader) const {
+  auto& ms = nodes_[leader].members;
+  std::vector<size_t> out;
   for (size_t n = 0; n < nodes_.size(); ++n)
-    if (std::find(members.begin(), members.end(), n) == members.end())
-      outsiders.push_back(n);
-  bool join = !outsiders.empty() && (members.size() <= 2 || coin(0.5));
-  if (join)
-    return start_join(self, outsiders[rng_() % outsiders.size()], *l);
-  if (members.size() <= 2)
+    if (std::find(ms.begin(), ms.end(), n) == ms.end())
+      out.push_back(n);
+  return out;
+}
+
+/// Whom a leave removes while faults strike: any member but the leader,
+/// unless `leader_removal_faults` is set (see sim_options: a known bug).
+size_t cluster::leave_subject(size_t leader) {
+  if (opts_.leader_removal_faults && coin(sc_.remove_leader))
+    return leader;
+  std::vector<size_t> others;
+  for (auto m : nodes_[leader].members)
+    if (m != leader)
+      others.push_back(m);
+  return others[rng_() % others.size()];
+}
+
+/// After the faults stop: the leader removes itself (thesis §4.2.2), or,
+/// with two members left, a server joins. Liveness waits for its answer
+/// and for the cluster it leaves (live()). It waits for a leader whose
+/// configuration is committed and for any change still in flight.
+void cluster::calm_change(caf::event_based_actor* self) {
+  if (calm_change_op_)
     return;
-  auto x = coin(sc_.remove_leader) ? *l : members[rng_() % members.size()];
-  start_leave(self, x, *l);
+  auto l = committed_leader();
+  if (!l || change_busy()) {
+    self->delayed_send(self, 10ms, change_atom::value);
+    return;
+  }
+  auto out = outsiders(*l);
+  if (nodes_[*l].members.size() > 2 || out.empty())
+    start_leave(self, *l, *l);
+  else
+    start_join(self, out[rng_() % out.size()], *l, false);
+  calm_change_op_ = ops_.size() - 1;
 }
 
 /// Where a change is asked: the leader, or any running member (it forwards
@@ -909,13 +954,13 @@ size_t cluster::change_target(size_t leader) {
 /// disk, or a removed server with its old one); or, for a join that must
 /// fail, it stays down (or is paused) until the answer comes.
 void cluster::start_join(caf::event_based_actor* self, size_t x,
-                         size_t leader) {
+                         size_t leader, bool may_stick) {
   auto& nd = nodes_[x];
   client_op op;
   op.kind = op_kind::join;
   op.subject = x;
   op.target = change_target(leader);
-  op.stuck = coin(sc_.stuck_join);
+  op.stuck = may_stick && coin(sc_.stuck_join);
   if (op.stuck && nd.up) {
     nd.paused = true;
     trace("pause " + nd.name + " until its join is answered");
@@ -1386,7 +1431,7 @@ bool cluster::live(std::string* why) {
       *why = "no write since the faults stopped was acknowledged";
     return false;
   }
-  if (!members_caught_up(*l, why))
+  if (!members_caught_up(*l, why) || !calm_change_done(why))
     return false;
   for (size_t id = 0; id < calm_first_op_; ++id)
     if (!ops_[id].done) {
@@ -1397,7 +1442,21 @@ bool cluster::live(std::string* why) {
   return true;
 }
 
-/// Every member of `leader`'s configuration applied far enough (live()).
+/// The change made after the faults stopped (membership seeds) has been
+/// answered.
+bool cluster::calm_change_done(std::string* why) const {
+  if (!sc_.membership || (calm_change_op_ && ops_[*calm_change_op_].done))
+    return true;
+  if (why)
+    *why = "the membership change after the faults is "
+           + std::string{calm_change_op_ ? "unanswered" : "not made"};
+  return false;
+}
+
+/// Every member of `leader`'s configuration applied far enough (live()),
+/// and some node every write a client saw acknowledged: a put is answered
+/// at its commit, before its apply (the role's choice), so the last ones
+/// may still be on their way to the state machines.
 bool cluster::members_caught_up(size_t leader, std::string* why) {
   auto target = std::max(catch_up_target_, acked_before(max_lag));
   for (auto n : nodes_[leader].members)
@@ -1408,6 +1467,12 @@ bool cluster::members_caught_up(size_t leader, std::string* why) {
                + std::to_string(target) + " entries";
       return false;
     }
+  if (checker_.applied_max() < checker_.acked_max()) {
+    if (why)
+      *why = "the write acknowledged at "
+             + std::to_string(checker_.acked_max()) + " is applied nowhere";
+    return false;
+  }
   return true;
 }
 

@@ -109,13 +109,12 @@ struct membership_totals {
   uint64_t stuck_joins_refused = 0;
 };
 
-membership_totals run_membership_seeds(bool strict) {
+/// Runs every seed with membership changes, and `opts` otherwise.
+membership_totals run_membership_seeds(sim_options opts) {
   membership_totals t;
+  opts.membership = membership_mode::all;
   for (uint64_t seed = 1; seed <= membership_seeds; ++seed) {
-    sim_options opts;
     opts.seed = seed;
-    opts.membership = membership_mode::all;
-    opts.strict_change_replies = strict;
     auto r = run_simulation(opts);
     t.joins += r.joins;
     t.leaves += r.leaves;
@@ -132,11 +131,11 @@ membership_totals run_membership_seeds(bool strict) {
 } // namespace
 
 // Thesis ch. 4 under the same faults and checks as sim.cluster: servers
-// join (§4.2.1, caught up first) and leave (§4.1), the leader removes
-// itself (§4.2.2), and joins of a server that stays down or paused fail
-// without adding it. Each case must actually happen in these seeds.
+// join (§4.2.1, caught up first) and leave (§4.1), joins of a server that
+// stays down or paused fail without adding it, and once the faults stop
+// the leader removes itself (§4.2.2). Each case must happen in these seeds.
 CAF_TEST(membership changes stay safe and live thesis 4) {
-  auto t = run_membership_seeds(false);
+  auto t = run_membership_seeds(sim_options{});
   CAF_CHECK_EQUAL(t.failed, 0u);
   CAF_CHECK_GREATER(t.joins, 0u);
   CAF_CHECK_GREATER(t.leaves, 0u);
@@ -164,6 +163,21 @@ CAF_TEST(a seed with membership changes replays its run exactly) {
 // still commit", the committed configuration entry included. The client
 // of a successful `leave` of the leader always gets outcome_unknown (504).
 CAF_TEST_DISABLED(a committed leave of the leader is answered as a success) {
-  auto t = run_membership_seeds(true);
-  CAF_CHECK_EQUAL(t.failed, 0u);
+  sim_options opts;
+  opts.strict_change_replies = true;
+  CAF_CHECK_EQUAL(run_membership_seeds(opts).failed, 0u);
+}
+
+// FINDING (open; disabled; run it with `raftd-test-sim -s sim.membership
+// -t 'a leader removed.*'`): raft_core::tick never campaigns on a server
+// outside its own latest configuration, committed or not. Thesis §4.2.2
+// (Figure 4.6) says such a server must still start elections until that
+// configuration commits. A leader that appended its own removal and lost
+// leadership before it committed may hold the only log that can win: it
+// never runs, the others cannot beat its log, and nobody is ever elected
+// (scripts/sim.sh N --membership all --leader-removal-faults).
+CAF_TEST_DISABLED(a leader removed under faults leaves a cluster that elects) {
+  sim_options opts;
+  opts.leader_removal_faults = true;
+  CAF_CHECK_EQUAL(run_membership_seeds(opts).failed, 0u);
 }

@@ -12,6 +12,8 @@
 //                                      (default half)
 //   RAFTD_SIM_STRICT_CHANGES=1  a committed leave must be answered as a
 //                               success (fails today: the leader's removal)
+//   RAFTD_SIM_LEADER_REMOVAL_FAULTS=1  the leader may be removed while
+//                               faults strike (fails today: no election)
 
 #include <chrono>
 #include <cstdint>
@@ -48,6 +50,8 @@ inline sim_options env_options(uint64_t seed, const bug_switches& bugs) {
   opts.bugs = bugs;
   opts.check_durable_replies = env_u64("RAFTD_SIM_DURABLE_CHECK", 1) != 0;
   opts.strict_change_replies = env_u64("RAFTD_SIM_STRICT_CHANGES", 0) != 0;
+  opts.leader_removal_faults
+    = env_u64("RAFTD_SIM_LEADER_REMOVAL_FAULTS", 0) != 0;
   if (!parse_membership(env_str("RAFTD_SIM_MEMBERSHIP"), opts.membership)) {
     std::cerr << "RAFTD_SIM_MEMBERSHIP: off, half or all" << std::endl;
     std::abort();
