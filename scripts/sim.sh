@@ -15,10 +15,11 @@
 #                                    a committed leave must be answered as a
 #                                    success (off: the leader's removal is
 #                                    answered "outcome unknown" today)
-#   scripts/sim.sh N --leader-removal-faults
-#                                    the leader may be removed while faults
-#                                    strike (off: only once they stop; with
-#                                    it on, some seeds elect nobody today)
+#   scripts/sim.sh N --unguarded-changes
+#                                    joins and leaves may reach a leader that
+#                                    has not committed in its term (off: only
+#                                    one that has; with it on, a committed
+#                                    entry can be lost, or nobody elected)
 #   scripts/sim.sh N -j J            J processes in parallel (default 1: the
 #                                    build box has two cores, shared)
 #   --build-dir DIR (default build-sim), --no-build (use the binary as is)
@@ -34,12 +35,12 @@ bugs=""
 durable=1
 membership=half
 strict=0
-removal_faults=0
+unguarded=0
 jobs=1
 build_dir="$here/build-sim"
 build=1
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -49,7 +50,7 @@ while [[ $# -gt 0 ]]; do
     --no-durable-check) durable=0; shift ;;
     --membership) membership="$2"; shift 2 ;;
     --strict-changes) strict=1; shift ;;
-    --leader-removal-faults) removal_faults=1; shift ;;
+    --unguarded-changes) unguarded=1; shift ;;
     -j) jobs="$2"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
@@ -71,7 +72,7 @@ bin="$build_dir/raftd-test-sim"
 case "$membership" in off|half|all) ;; *) usage ;; esac
 export RAFTD_SIM_BUGS="$bugs" RAFTD_SIM_DURABLE_CHECK="$durable" \
        RAFTD_SIM_MEMBERSHIP="$membership" RAFTD_SIM_STRICT_CHANGES="$strict" \
-       RAFTD_SIM_LEADER_REMOVAL_FAULTS="$removal_faults"
+       RAFTD_SIM_UNGUARDED_CHANGES="$unguarded"
 suite='^sim\.cluster$'
 
 if [[ -n "$seed" ]]; then
@@ -113,7 +114,7 @@ if [[ $failed -gt 0 ]]; then
   echo "failing seeds: $(sed 's/.*seed=\([0-9]*\).*/\1/' "$out/fail" | tr '\n' ' ')"
   flags="${bugs:+ --bugs $bugs} --membership $membership"
   [[ $strict -eq 1 ]] && flags+=" --strict-changes"
-  [[ $removal_faults -eq 1 ]] && flags+=" --leader-removal-faults"
+  [[ $unguarded -eq 1 ]] && flags+=" --unguarded-changes"
   echo "replay one: scripts/sim.sh --seed S$flags"
   exit 1
 fi

@@ -382,6 +382,8 @@ private:
   void start_join(caf::event_based_actor* self, size_t x, size_t leader,
                   bool may_stick);
   std::vector<size_t> outsiders(size_t leader) const;
+  bool established(size_t leader) const;
+  bool followed(size_t leader) const;
   size_t leave_subject(size_t leader);
   void calm_change(caf::event_based_actor* self);
   void start_leave(caf::event_based_actor* self, size_t x, size_t leader);
@@ -489,6 +491,7 @@ cluster::cluster(const sim_options& opts) :
   start_ = sched_->clock().now();
   net_ = std::make_unique<network>(*sys_, rng_, nodes_.size());
   net_->faults = sc_.faults;
+  net_->forward_changes = opts_.unguarded_changes;
   net_->on_vote_granted = [this](size_t voter) {
     if (!calm_ && !stopping_ && coin(sc_.crash_voter))
       crash(voter, "right after granting a vote");
@@ -888,7 +891,8 @@ void cluster::on_change_timer(caf::event_based_actor* self) {
     return calm_change(self);
   self->delayed_send(self, random_gap(sc_.change_gap), change_atom::value);
   auto l = leader_now();
-  if (change_busy() || !l || nodes_[*l].config_pending || nodes_[*l].paused)
+  if (change_busy() || !l || nodes_[*l].config_pending || nodes_[*l].paused
+      || !(opts_.unguarded_changes || established(*l)))
     return;
   auto& ms = nodes_[*l].members;
   auto out = outsiders(*l);
@@ -896,6 +900,25 @@ void cluster::on_change_timer(caf::event_based_actor* self) {
     return start_join(self, out[rng_() % out.size()], *l, true);
   if (ms.size() > 2)
     start_leave(self, leave_subject(*l), *l);
+}
+
+/// The leader has committed an entry of its own term. Only then may it
+/// start a change (the fix to single-server changes, Ongaro, raft-dev,
+/// 2015): else two leaders' changes to one configuration can have disjoint
+/// majorities. raftd's role does not wait for it (see sim_options::
+/// unguarded_changes), so the sim asks only such a leader.
+bool cluster::established(size_t leader) const {
+  auto& nd = nodes_[leader];
+  return nd.commit_term == nd.term;
+}
+
+/// Every member of `leader`'s configuration follows it in its term.
+bool cluster::followed(size_t leader) const {
+  auto& lead = nodes_[leader];
+  for (auto m : lead.members)
+    if (nodes_[m].term != lead.term || nodes_[m].leader != lead.name)
+      return false;
+  return true;
 }
 
 /// Servers outside `leader`'s configuration.
@@ -908,10 +931,11 @@ std::vector<size_t> cluster::outsiders(size_t leader) const {
   return out;
 }
 
-/// Whom a leave removes while faults strike: any member but the leader,
-/// unless `leader_removal_faults` is set (see sim_options: a known bug).
+/// Whom a leave removes: the leader itself now and then (§4.2.2), else
+/// another member. With unguarded changes, never the leader while faults
+/// strike (the run that found their bug did not; the bug needs no help).
 size_t cluster::leave_subject(size_t leader) {
-  if (opts_.leader_removal_faults && coin(sc_.remove_leader))
+  if (!opts_.unguarded_changes && coin(sc_.remove_leader))
     return leader;
   std::vector<size_t> others;
   for (auto m : nodes_[leader].members)
@@ -922,13 +946,14 @@ size_t cluster::leave_subject(size_t leader) {
 
 /// After the faults stop: the leader removes itself (thesis §4.2.2), or,
 /// with two members left, a server joins. Liveness waits for its answer
-/// and for the cluster it leaves (live()). It waits for a leader whose
-/// configuration is committed and for any change still in flight.
+/// and for the cluster it leaves (live()). It waits for a settled leader
+/// (its configuration and an entry of its term committed, every member
+/// following) and for any change in flight.
 void cluster::calm_change(caf::event_based_actor* self) {
   if (calm_change_op_)
     return;
   auto l = committed_leader();
-  if (!l || change_busy()) {
+  if (!l || !established(*l) || !followed(*l) || change_busy()) {
     self->delayed_send(self, 10ms, change_atom::value);
     return;
   }
@@ -940,9 +965,11 @@ void cluster::calm_change(caf::event_based_actor* self) {
   calm_change_op_ = ops_.size() - 1;
 }
 
-/// Where a change is asked: the leader, or any running member (it forwards
-/// the request to the leader).
+/// Where a change is asked: the leader; with `unguarded_changes` also any
+/// running member (it forwards the request to the leader it knows).
 size_t cluster::change_target(size_t leader) {
+  if (!opts_.unguarded_changes)
+    return leader;
   std::vector<size_t> up;
   for (auto m : nodes_[leader].members)
     if (nodes_[m].up)
@@ -1416,15 +1443,11 @@ bool cluster::live(std::string* why) {
       *why = "no leader that every member follows";
     return false;
   }
-  auto& lead = nodes_[*l];
-  for (auto m : lead.members) {
-    auto& nd = nodes_[m];
-    if (nd.term != lead.term || nd.leader != lead.name) {
-      if (why)
-        *why = "no leader that every member follows (" + nd.name
-               + " does not follow " + lead.name + ")";
-      return false;
-    }
+  if (!followed(*l)) {
+    if (why)
+      *why = "no leader that every member follows (" + nodes_[*l].name
+             + " leads)";
+    return false;
   }
   if (catch_up_target_ == 0) {
     if (why)

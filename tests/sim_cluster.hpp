@@ -25,9 +25,9 @@
 //
 // Membership (thesis ch. 4), in the seeds that draw it: spare servers with
 // empty disks join, members leave, a server joins that never catches up
-// (down or paused: it must not be added, §4.2.1); once the faults stop, the
-// leader removes itself (§4.2.2), and liveness waits for the cluster it
-// leaves (sim_options::leader_removal_faults: also while faults strike). The same safety checks hold after every step; liveness expects
+// (down or paused: it must not be added, §4.2.1), the leader removes
+// itself (§4.2.2), during the faults and once more after them; liveness
+// waits for the cluster it leaves. The same safety checks hold after every step; liveness expects
 // only the members of the leader's committed configuration to follow it.
 //
 // A run has two phases: faults for `fault_time` of virtual time, then calm:
@@ -79,12 +79,18 @@ struct sim_options {
   /// default: the removal of the leader is answered "outcome unknown"
   /// (a known finding, see check_change_reply in sim_cluster.cpp).
   bool strict_change_replies = false;
-  /// Let a leave remove the leader while faults strike. Off by default: a
-  /// leader whose removal has not committed when it loses leadership can
-  /// leave the cluster unable to elect anyone (a known bug: raft_core never
-  /// campaigns outside its own latest configuration, against thesis
-  /// §4.2.2). The leader is removed once the faults stop either way.
-  bool leader_removal_faults = false;
+  /// Let a change reach a leader that has not yet committed an entry of its
+  /// term (asked of any member, which forwards it). Off by default, the sim
+  /// asks only a leader that has, and forwarded changes are lost: raftd's
+  /// role starts a change as soon as the previous configuration commits,
+  /// so two leaders' changes to one configuration can have disjoint
+  /// majorities and a committed entry is lost (a known bug: the
+  /// single-server change bug, Ongaro, raft-dev, 2015). It also lets a
+  /// leader remove itself before its term's first commit; if it then loses
+  /// leadership, its log may be the only one that can win, and raft_core
+  /// never campaigns outside its own latest configuration (against thesis
+  /// §4.2.2): nobody is ever elected.
+  bool unguarded_changes = false;
   /// Virtual time with faults, then the bound for liveness after them.
   std::chrono::milliseconds fault_time{3000};
   std::chrono::milliseconds liveness_bound{10000};

@@ -110,10 +110,12 @@ struct membership_totals {
 };
 
 /// Runs every seed with membership changes, and `opts` otherwise.
-membership_totals run_membership_seeds(sim_options opts) {
+membership_totals run_membership_seeds(sim_options opts,
+                                       uint64_t first = 1,
+                                       uint64_t count = membership_seeds) {
   membership_totals t;
   opts.membership = membership_mode::all;
-  for (uint64_t seed = 1; seed <= membership_seeds; ++seed) {
+  for (uint64_t seed = first; seed < first + count; ++seed) {
     opts.seed = seed;
     auto r = run_simulation(opts);
     t.joins += r.joins;
@@ -168,16 +170,28 @@ CAF_TEST_DISABLED(a committed leave of the leader is answered as a success) {
   CAF_CHECK_EQUAL(run_membership_seeds(opts).failed, 0u);
 }
 
-// FINDING (open; disabled; run it with `raftd-test-sim -s sim.membership
-// -t 'a leader removed.*'`): raft_core::tick never campaigns on a server
-// outside its own latest configuration, committed or not. Thesis §4.2.2
-// (Figure 4.6) says such a server must still start elections until that
-// configuration commits. A leader that appended its own removal and lost
-// leadership before it committed may hold the only log that can win: it
-// never runs, the others cannot beat its log, and nobody is ever elected
-// (scripts/sim.sh N --membership all --leader-removal-faults).
-CAF_TEST_DISABLED(a leader removed under faults leaves a cluster that elects) {
+// FINDINGS (open; disabled so the default run stays green; run them with
+// `raftd-test-sim -s sim.membership -t 'changes asked.*'`), both with
+// --unguarded-changes, where a join or leave reaches whichever leader:
+// 1. The role starts a change once the previous configuration has
+//    committed (change_blocked), even before the leader has committed an
+//    entry of its own term. Two leaders' changes to one configuration then
+//    have disjoint majorities: in seed 3790 n3 removes n4 from {n1..n4}
+//    (uncommitted), n4 wins the next terms and at once removes n3; {n4, n1}
+//    commit n4's entries, {n3, n2} elect n3, which lacks them (leader
+//    completeness). Fix (Ongaro, raft-dev, 2015): no change until an entry
+//    of the leader's term has committed.
+// 2. A leader that removed itself that early and lost leadership before
+//    the removal committed may hold the only log that can win; raft_core
+//    never campaigns outside its own latest configuration (thesis §4.2.2
+//    says it must until that configuration commits): nobody is elected.
+//    Found at 6e0e482 (seeds 1383, 2127, 5520, 6375 of scripts/sim.sh
+//    10000): not reproduced by a seed here since.
+// The default run asks only a leader that has committed in its term, and
+// forwarded changes are lost in the network.
+CAF_TEST_DISABLED(changes asked of any leader keep the cluster safe and live) {
   sim_options opts;
-  opts.leader_removal_faults = true;
-  CAF_CHECK_EQUAL(run_membership_seeds(opts).failed, 0u);
+  opts.unguarded_changes = true;
+  for (uint64_t seed : {3790})
+    CAF_CHECK_EQUAL(run_membership_seeds(opts, seed, 1).failed, 0u);
 }

@@ -12,8 +12,9 @@
 //                                      (default half)
 //   RAFTD_SIM_STRICT_CHANGES=1  a committed leave must be answered as a
 //                               success (fails today: the leader's removal)
-//   RAFTD_SIM_LEADER_REMOVAL_FAULTS=1  the leader may be removed while
-//                               faults strike (fails today: no election)
+//   RAFTD_SIM_UNGUARDED_CHANGES=1  changes reach leaders that have not
+//                               committed in their term (fails today:
+//                               a lost committed entry, or no election)
 
 #include <chrono>
 #include <cstdint>
@@ -50,8 +51,7 @@ inline sim_options env_options(uint64_t seed, const bug_switches& bugs) {
   opts.bugs = bugs;
   opts.check_durable_replies = env_u64("RAFTD_SIM_DURABLE_CHECK", 1) != 0;
   opts.strict_change_replies = env_u64("RAFTD_SIM_STRICT_CHANGES", 0) != 0;
-  opts.leader_removal_faults
-    = env_u64("RAFTD_SIM_LEADER_REMOVAL_FAULTS", 0) != 0;
+  opts.unguarded_changes = env_u64("RAFTD_SIM_UNGUARDED_CHANGES", 0) != 0;
   if (!parse_membership(env_str("RAFTD_SIM_MEMBERSHIP"), opts.membership)) {
     std::cerr << "RAFTD_SIM_MEMBERSHIP: off, half or all" << std::endl;
     std::abort();
