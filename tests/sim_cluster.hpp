@@ -26,9 +26,11 @@
 // Membership (thesis ch. 4), in the seeds that draw it: spare servers with
 // empty disks join, members leave, a server joins that never catches up
 // (down or paused: it must not be added, §4.2.1), the leader removes
-// itself (§4.2.2), during the faults and once more after them; liveness
-// waits for the cluster it leaves. The same safety checks hold after every step; liveness expects
-// only the members of the leader's committed configuration to follow it.
+// itself (§4.2.2), during the faults and once more after them. The same
+// safety checks hold after every step; liveness waits for the cluster the
+// leader leaves and expects only the members of the leader's committed
+// configuration to follow it. Changes go only to a leader that has
+// committed an entry of its term (sim_options::unguarded_changes).
 //
 // A run has two phases: faults for `fault_time` of virtual time, then calm:
 // every node up and running, every link healed and lossless, and within
