@@ -9,6 +9,17 @@
 #                                    commit_old_terms, skip_log_check)
 #   scripts/sim.sh N --no-durable-check
 #                                    leave out the "durable before reply" check
+#   scripts/sim.sh N --membership M  which seeds join and remove servers:
+#                                    off, half (default) or all
+#   scripts/sim.sh N --strict-changes
+#                                    a committed leave must be answered as a
+#                                    success (off: the leader's removal is
+#                                    answered "outcome unknown" today)
+#   scripts/sim.sh N --unguarded-changes
+#                                    joins and leaves may reach a leader that
+#                                    has not committed in its term (off: only
+#                                    one that has; with it on, a committed
+#                                    entry can be lost, or nobody elected)
 #   scripts/sim.sh N -j J            J processes in parallel (default 1: the
 #                                    build box has two cores, shared)
 #   --build-dir DIR (default build-sim), --no-build (use the binary as is)
@@ -22,11 +33,14 @@ first=1
 seed=""
 bugs=""
 durable=1
+membership=half
+strict=0
+unguarded=0
 jobs=1
 build_dir="$here/build-sim"
 build=1
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -34,6 +48,9 @@ while [[ $# -gt 0 ]]; do
     --first) first="$2"; shift 2 ;;
     --bugs) bugs="$2"; shift 2 ;;
     --no-durable-check) durable=0; shift ;;
+    --membership) membership="$2"; shift 2 ;;
+    --strict-changes) strict=1; shift ;;
+    --unguarded-changes) unguarded=1; shift ;;
     -j) jobs="$2"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
@@ -52,7 +69,10 @@ fi
 bin="$build_dir/raftd-test-sim"
 [[ -x "$bin" ]] || { echo "sim.sh: no $bin (build it or drop --no-build)" >&2; exit 2; }
 
-export RAFTD_SIM_BUGS="$bugs" RAFTD_SIM_DURABLE_CHECK="$durable"
+case "$membership" in off|half|all) ;; *) usage ;; esac
+export RAFTD_SIM_BUGS="$bugs" RAFTD_SIM_DURABLE_CHECK="$durable" \
+       RAFTD_SIM_MEMBERSHIP="$membership" RAFTD_SIM_STRICT_CHANGES="$strict" \
+       RAFTD_SIM_UNGUARDED_CHANGES="$unguarded"
 suite='^sim\.cluster$'
 
 if [[ -n "$seed" ]]; then
@@ -92,6 +112,9 @@ echo "seeds $first..$((first + count - 1)): $count run, $failed failed," \
      "$(printf '%.1f' "$secs") s, $(echo "scale=1; $count / $secs" | bc) seeds/s"
 if [[ $failed -gt 0 ]]; then
   echo "failing seeds: $(sed 's/.*seed=\([0-9]*\).*/\1/' "$out/fail" | tr '\n' ' ')"
-  echo "replay one: scripts/sim.sh --seed S${bugs:+ --bugs $bugs}"
+  flags="${bugs:+ --bugs $bugs} --membership $membership"
+  [[ $strict -eq 1 ]] && flags+=" --strict-changes"
+  [[ $unguarded -eq 1 ]] && flags+=" --unguarded-changes"
+  echo "replay one: scripts/sim.sh --seed S$flags"
   exit 1
 fi

@@ -40,6 +40,10 @@ constexpr const char* commit_agreement = "commit agreement";
 constexpr const char* committed_kept = "committed entries kept";
 /// Every acknowledged write is applied at its index, once, everywhere.
 constexpr const char* acked_writes = "acknowledged writes";
+/// A server joins only once it has caught up (thesis §4.2.1).
+constexpr const char* catch_up = "caught up before joining";
+/// A committed membership change is reported as a success.
+constexpr const char* change_replies = "membership change replies";
 /// A linearizable read sees every write acknowledged before it began.
 constexpr const char* linearizable_reads = "linearizable reads";
 /// A vote or an append acknowledgement goes out only once durable (Fig. 2).

@@ -54,12 +54,19 @@ constexpr auto work_quantum = 100us;
 constexpr auto max_lag = 500ms;
 /// A crash "at the next write" waits at most this long for one.
 constexpr auto doom_wait = 300ms;
+/// A joining server must catch up within this (role_config; short, so that
+/// a join of a server that never catches up fails within the fault phase).
+constexpr auto catch_up_timeout = 1000ms;
+/// What the joiner or an operator waits for a join or leave: the catch-up,
+/// then the configuration entry's commit (or its write timeout).
+constexpr auto change_timeout = catch_up_timeout + write_timeout + 1000ms;
 
 using fault_atom = caf::atom_constant<caf::atom("sim_fault")>;
 using client_atom = caf::atom_constant<caf::atom("sim_client")>;
 using restart_atom = caf::atom_constant<caf::atom("sim_start")>;
 using rejoin_atom = caf::atom_constant<caf::atom("sim_rejoin")>;
 using resume_atom = caf::atom_constant<caf::atom("sim_resume")>;
+using change_atom = caf::atom_constant<caf::atom("sim_change")>;
 
 using time_point = caf::actor_clock::time_point;
 
@@ -147,6 +154,15 @@ struct scenario {
   /// longest election timeout.
   int election_ticks = 10;
   std::chrono::milliseconds heartbeat{50};
+  /// Membership changes (thesis ch. 4): spare servers (empty disks, not in
+  /// the founding configuration) that may join; the mean time between
+  /// changes; how often a leave removes the leader itself (§4.2.2) and how
+  /// often a join's server stays down or paused throughout (§4.2.1).
+  bool membership = false;
+  size_t spares = 0;
+  std::chrono::milliseconds change_gap{300};
+  double remove_leader = 0;
+  double stuck_join = 0;
 };
 
 template <class T>
@@ -195,6 +211,27 @@ scenario draw_scenario(std::mt19937_64& rng) {
   return s;
 }
 
+/// Membership draws from a generator of its own: a seed without membership
+/// changes draws the same scenario, faults and requests as before they
+/// existed.
+void draw_membership(scenario& s, uint64_t seed, membership_mode mode) {
+  std::mt19937_64 g{seed ^ 0x6d656d6265727321ull};
+  if (mode == membership_mode::off
+      || (mode == membership_mode::half && pick(g, {false, true})))
+    return;
+  s.membership = true;
+  s.spares = pick<size_t>(g, {1, 2});
+  s.change_gap = pick(g, {100ms, 300ms, 800ms});
+  s.remove_leader = pick(g, {0.2, 0.5});
+  s.stuck_join = pick(g, {0.0, 0.2, 0.5});
+}
+
+scenario draw_scenario(std::mt19937_64& rng, const sim_options& opts) {
+  auto s = draw_scenario(rng);
+  draw_membership(s, opts.seed, opts.membership);
+  return s;
+}
+
 std::string label(size_t n) {
   return "n" + std::to_string(n + 1);
 }
@@ -227,11 +264,28 @@ struct sim_node {
   /// nothing until it resumes; their mail waits.
   bool paused = false;
   time_point resumed_at;
+  /// Its configuration as its core last showed it: the entry (index,
+  /// term), the members (node numbers), and whether it is uncommitted here.
+  std::pair<uint64_t, uint64_t> config{0, 0};
+  std::vector<size_t> members;
+  bool config_pending = false;
+  /// Not restarted while a join of it must fail (it never catches up).
+  bool held_down = false;
+  /// Down or paused since a join of it began, and not run since: it cannot
+  /// have caught up, so no leader may add it (thesis §4.2.1).
+  bool stuck = false;
 };
+
+enum class op_kind { put, get, join, leave };
 
 /// One client request, followed through redirects.
 struct client_op {
-  bool is_put = true;
+  op_kind kind = op_kind::put;
+  /// Join and leave: the server added or removed; whether it was the
+  /// leader (leave) or kept from catching up (join) when asked.
+  size_t subject = 0;
+  bool aimed_at_leader = false;
+  bool stuck = false;
   read_mode mode = read_mode::linearizable;
   std::string key;
   std::string value;
@@ -248,6 +302,24 @@ struct client_op {
   /// When the current attempt went out.
   time_point sent;
 };
+
+bool is_change(const client_op& op) {
+  return op.kind == op_kind::join || op.kind == op_kind::leave;
+}
+
+std::string describe_op(const client_op& op) {
+  switch (op.kind) {
+  case op_kind::put: return "put " + op.key + "=" + op.value;
+  case op_kind::get: return "get " + op.key;
+  case op_kind::join:
+    return "join " + label(op.subject)
+           + (op.stuck ? " (kept from catching up)" : "");
+  case op_kind::leave:
+    return "leave " + label(op.subject)
+           + (op.aimed_at_leader ? " (the leader)" : "");
+  }
+  return "?";
+}
 
 class cluster;
 
@@ -267,6 +339,7 @@ public:
   void on_restart_timer(size_t n, uint64_t inc);
   void on_rejoin_timer(size_t n);
   void on_resume_timer(size_t n, uint64_t inc);
+  void on_change_timer(caf::event_based_actor* self);
 
 private:
   // -- nodes ------------------------------------------------------------------
@@ -275,7 +348,7 @@ private:
   role_config make_role_config(size_t n);
   std::unique_ptr<raft_core> make_core(size_t n, const hard_state& hs,
                                        const std::vector<log_entry>& log);
-  void label_node(const sim_node& nd);
+  void own_node_actors(size_t n);
   void crash(size_t n, const char* why);
   void crash_if_doomed();
   bool has_mail(const caf::abstract_actor* a) const;
@@ -283,6 +356,11 @@ private:
   // -- observations -----------------------------------------------------------
   void on_step(size_t n, uint64_t inc, const raft_core& c);
   void on_applied(size_t n, uint64_t inc, const std::vector<log_entry>& es);
+  void note_config(size_t n, const raft_core& c);
+  void check_added(size_t n, const std::vector<size_t>& before);
+  void count_change(const log_entry& e);
+  void note_committed_config(size_t n);
+  void check_change_reply(const client_op& op, const caf::error& err);
   void aimed_fault(size_t n, double p, const char* why);
   caf::timespan random_downtime();
 
@@ -292,8 +370,26 @@ private:
   void pause_random_node();
   void fail_random_disk();
   void resume(size_t n);
-  std::vector<caf::actor_id> node_actors(const sim_node& nd) const;
+  void own(size_t n, const caf::actor_addr& a, const std::string& what);
+  void adopt_children(caf::actor_id parent, caf::actor_id before);
+  bool is_paused(caf::actor_id a) const;
   std::optional<size_t> random_up_node();
+
+  // -- membership -------------------------------------------------------------
+  std::optional<size_t> leader_now() const;
+  std::optional<size_t> committed_leader() const;
+  bool change_busy() const;
+  void start_join(caf::event_based_actor* self, size_t x, size_t leader,
+                  bool may_stick);
+  std::vector<size_t> outsiders(size_t leader) const;
+  bool established(size_t leader) const;
+  bool followed(size_t leader) const;
+  size_t leave_subject(size_t leader);
+  void calm_change(caf::event_based_actor* self);
+  void start_leave(caf::event_based_actor* self, size_t x, size_t leader);
+  size_t change_target(size_t leader);
+  void on_change_ok(size_t id);
+  void release_stuck(client_op& op);
 
   // -- clients ----------------------------------------------------------------
   void issue(caf::event_based_actor* self, size_t id);
@@ -301,6 +397,7 @@ private:
   void on_get_ok(size_t id, bool found, const std::string& value);
   void on_op_error(caf::event_based_actor* self, size_t id,
                    const caf::error& err);
+  bool may_stay_silent(const client_op& op) const;
   void check_reads();
 
   // -- running ----------------------------------------------------------------
@@ -313,6 +410,8 @@ private:
   std::vector<size_t> runnable_jobs() const;
   void calm_down();
   bool live(std::string* why);
+  bool members_caught_up(size_t leader, std::string* why);
+  bool calm_change_done(std::string* why) const;
   uint64_t acked_before(caf::timespan d);
   void shutdown();
   sim_result result();
@@ -357,21 +456,42 @@ private:
   time_point doom_deadline_;
   uint64_t crashes_ = 0;
   uint64_t max_term_ = 0;
+  /// The membership change in flight (one at a time, as the role allows),
+  /// and the one made after the faults stopped.
+  std::optional<size_t> change_op_;
+  std::optional<size_t> calm_change_op_;
+  /// Committed changes, counted as the first state machine applies them:
+  /// the members of the last one, the leader of each term (a leave whose
+  /// entry the removed server wrote as leader removed the leader).
+  uint64_t config_applied_ = 1;
+  std::vector<node_name> config_applied_members_;
+  std::map<uint64_t, node_name> term_leader_;
+  /// The latest configuration some node knew committed, and its members.
+  uint64_t committed_config_ = 1;
+  std::vector<size_t> committed_members_;
+  uint64_t joins_ = 0;
+  uint64_t leaves_ = 0;
+  uint64_t leader_removals_ = 0;
+  uint64_t stuck_refused_ = 0;
+  time_point calm_since_;
   std::map<caf::actor_id, std::string> labels_;
-  /// The actors of paused nodes.
-  std::set<caf::actor_id> paused_;
+  /// Which node (and incarnation) runs each actor: its role, persister,
+  /// state machine, connector, and whatever its role spawned (replicators).
+  /// A pause stops all of them, so a paused node neither sends nor reads.
+  std::map<caf::actor_id, std::pair<size_t, uint64_t>> owner_;
 };
 
 cluster::cluster(const sim_options& opts) :
-  opts_(opts), rng_(opts.seed), sc_(draw_scenario(rng_)), checker_(sc_.nodes),
-  nodes_(sc_.nodes) {
+  opts_(opts), rng_(opts.seed), sc_(draw_scenario(rng_, opts)),
+  checker_(sc_.nodes + sc_.spares), nodes_(sc_.nodes + sc_.spares) {
   cfg_.set("scheduler.policy", caf::atom("testing"));
   cfg_.set("logger.file-verbosity", caf::atom("quiet"));
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_->scheduler());
   start_ = sched_->clock().now();
-  net_ = std::make_unique<network>(*sys_, rng_, sc_.nodes);
+  net_ = std::make_unique<network>(*sys_, rng_, nodes_.size());
   net_->faults = sc_.faults;
+  net_->forward_changes = opts_.unguarded_changes;
   net_->on_vote_granted = [this](size_t voter) {
     if (!calm_ && !stopping_ && coin(sc_.crash_voter))
       crash(voter, "right after granting a vote");
@@ -414,16 +534,20 @@ void cluster::shutdown() {
 
 // -- nodes --------------------------------------------------------------------
 
-/// The founding configuration with every member, at index 1 of every disk,
-/// so no node needs to join.
+/// The founding configuration with every founding member, at index 1 of
+/// their disks, so none needs to join. Spares start empty.
 void cluster::bootstrap_disks() {
   std::vector<member> all;
-  for (auto& nd : nodes_)
-    all.push_back(nd.self);
-  for (auto& nd : nodes_) {
-    nd.disk->mem->entries.push_back(
+  for (size_t n = 0; n < sc_.nodes; ++n) {
+    all.push_back(nodes_[n].self);
+    config_applied_members_.push_back(nodes_[n].name);
+    committed_members_.push_back(n);
+  }
+  for (size_t n = 0; n < sc_.nodes; ++n) {
+    auto& d = *nodes_[n].disk->mem;
+    d.entries.push_back(
       log_entry{1, 1, entry_kind::config, {}, encode_members(all)});
-    nd.disk->mem->state.term = 1;
+    d.state.term = 1;
   }
 }
 
@@ -439,6 +563,7 @@ role_config cluster::make_role_config(size_t n) {
   rc.rpc_timeout = 4 * nd.tick * sc_.election_ticks;
   rc.max_batch_entries = sc_.max_batch_entries;
   rc.max_inflight = sc_.max_inflight;
+  rc.catch_up_timeout = catch_up_timeout;
   rc.bug_vote_before_durable = opts_.bugs.vote_before_durable;
   rc.observer.on_step = [this, n, inc](const raft_core& c) {
     on_step(n, inc, c);
@@ -479,6 +604,9 @@ void cluster::start_node(size_t n) {
   nd.term = hs.term;
   nd.leader.clear();
   nd.commit = 0;
+  nd.config = {0, 0};
+  nd.members.clear();
+  nd.stuck = false;
   nd.persister = spawn_persister(*sys_, store, false);
   nd.sm = spawn_state_machine(
     *sys_, std::shared_ptr<kv_store>{make_memory_kv_store()}, false);
@@ -487,7 +615,7 @@ void cluster::start_node(size_t n) {
                             nd.persister, nd.sm, 0, false);
   nd.up = true;
   net_->node_up(n, nd.inc, nd.role);
-  label_node(nd);
+  own_node_actors(n);
   trace("start " + nd.name + "." + std::to_string(nd.inc) + " from disk: term "
         + std::to_string(hs.term) + ", vote '" + hs.voted_for + "', "
         + std::to_string(log.size()) + " entries");
@@ -507,14 +635,15 @@ cluster::make_core(size_t n, const hard_state& hs,
   return std::make_unique<raft_core>(cc, hs, log, 0);
 }
 
-void cluster::label_node(const sim_node& nd) {
-  auto tag = nd.name + "." + std::to_string(nd.inc);
-  add_label(caf::actor_cast<caf::abstract_actor*>(nd.role), tag + ".role");
-  add_label(caf::actor_cast<caf::abstract_actor*>(nd.persister),
-            tag + ".persister");
-  add_label(caf::actor_cast<caf::abstract_actor*>(nd.sm), tag + ".sm");
-  add_label(caf::actor_cast<caf::abstract_actor*>(nd.connector),
-            tag + ".connector");
+/// Its role, persister, state machine, connector, and the replicators the
+/// role spawned already (ids after the role's).
+void cluster::own_node_actors(size_t n) {
+  auto& nd = nodes_[n];
+  own(n, nd.role.address(), "role");
+  own(n, nd.persister.address(), "persister");
+  own(n, nd.sm.address(), "sm");
+  own(n, nd.connector.address(), "connector");
+  adopt_children(nd.role.id(), nd.role.id());
 }
 
 /// Crashes node `n` now: its disk keeps only what its persister wrote, its
@@ -571,6 +700,9 @@ void cluster::on_step(size_t n, uint64_t inc, const raft_core& c) {
   if (!nd.up || nd.inc != inc)
     return; // a crashed incarnation's last moments
   checker_.on_step(n, c);
+  note_config(n, c);
+  if (sc_.membership && c.role() == role_kind::leader)
+    term_leader_[c.term()] = nd.name;
   max_term_ = std::max(max_term_, c.term());
   bool changed
     = c.role() != nd.role_now || c.term() != nd.term || c.leader() != nd.leader;
@@ -639,6 +771,274 @@ void cluster::on_applied(size_t n, uint64_t inc,
   if (!nd.up || nd.inc != inc)
     return;
   checker_.on_applied(n, es);
+  if (sc_.membership)
+    for (auto& e : es)
+      count_change(e);
+}
+
+/// Counts a configuration entry the first time any node applies it (all
+/// apply the same entry at an index: state machine safety).
+void cluster::count_change(const log_entry& e) {
+  if (e.kind != entry_kind::config || e.index <= config_applied_)
+    return;
+  config_applied_ = e.index;
+  auto ms = decode_members(e.value).value_or(std::vector<member>{});
+  std::vector<node_name> now;
+  for (auto& m : ms)
+    now.push_back(m.name);
+  auto& before = config_applied_members_;
+  auto has = [](const std::vector<node_name>& xs, const node_name& x) {
+    return std::find(xs.begin(), xs.end(), x) != xs.end();
+  };
+  for (auto& x : now)
+    joins_ += has(before, x) ? 0 : 1;
+  for (auto& x : before)
+    if (!has(now, x)) {
+      ++leaves_;
+      leader_removals_ += term_leader_[e.term] == x ? 1 : 0;
+    }
+  before = std::move(now);
+}
+
+/// Keeps node `n`'s view of its configuration; a leader that just added a
+/// server is checked (check_added).
+void cluster::note_config(size_t n, const raft_core& c) {
+  auto& nd = nodes_[n];
+  nd.config_pending = c.config_pending();
+  std::pair<uint64_t, uint64_t> now{c.config_index(),
+                                    c.term_at(c.config_index())};
+  if (now == nd.config) {
+    if (!nd.config_pending && now.first > committed_config_)
+      note_committed_config(n);
+    return; // most steps change no configuration
+  }
+  // Still leading the term it led at the last step: the new configuration
+  // is one it proposed (a leader never truncates its log).
+  bool proposed = c.role() == role_kind::leader
+                  && nd.role_now == role_kind::leader && nd.term == c.term();
+  auto before = std::move(nd.members);
+  nd.config = now;
+  nd.members.clear();
+  for (auto& m : c.members())
+    if (auto x = parse_node(m.name, nodes_.size()))
+      nd.members.push_back(*x);
+  if (proposed)
+    check_added(n, before);
+  if (!nd.config_pending && now.first > committed_config_)
+    note_committed_config(n);
+}
+
+/// Node `n` knows its configuration committed: the latest one so far.
+void cluster::note_committed_config(size_t n) {
+  committed_config_ = nodes_[n].config.first;
+  committed_members_ = nodes_[n].members;
+}
+
+// Thesis §4.2.1: a new server joins only once it has caught up, else the
+// cluster may be unable to commit until it does. A server that has been
+// down or paused since its join began answered nothing: adding it is wrong.
+void cluster::check_added(size_t n, const std::vector<size_t>& before) {
+  for (auto x : nodes_[n].members)
+    if (nodes_[x].stuck
+        && std::find(before.begin(), before.end(), x) == before.end())
+      checker_.fail(check::catch_up,
+                    label(n) + " added " + label(x)
+                      + ", which has been down or paused since its join "
+                        "began: it never caught up");
+}
+
+// -- membership (thesis ch. 4) ------------------------------------------------
+
+/// The running leader of the highest term, if any.
+std::optional<size_t> cluster::leader_now() const {
+  std::optional<size_t> best;
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    auto& nd = nodes_[n];
+    if (nd.up && nd.role_now == role_kind::leader
+        && (!best || nd.term > nodes_[*best].term))
+      best = n;
+  }
+  return best;
+}
+
+/// The leader that liveness expects the others to follow: it leads the
+/// highest term, its configuration is committed, and it is a member of it
+/// (a removed leader steps down once its removal commits, §4.2.2).
+std::optional<size_t> cluster::committed_leader() const {
+  auto l = leader_now();
+  if (!l)
+    return l;
+  auto& nd = nodes_[*l];
+  bool in = std::find(nd.members.begin(), nd.members.end(), *l)
+            != nd.members.end();
+  if (nd.config_pending || !in)
+    return std::nullopt;
+  return l;
+}
+
+bool cluster::change_busy() const {
+  return change_op_ && !ops_[*change_op_].done;
+}
+
+/// Starts one membership change now and then, one at a time (thesis §4.1):
+/// a join of a server outside the leader's configuration, or a leave of a
+/// member (leave_subject). At least two members stay. Once the faults
+/// stop, one more change follows (calm_change).
+void cluster::on_change_timer(caf::event_based_actor* self) {
+  if (stopping_)
+    return;
+  if (calm_)
+    return calm_change(self);
+  self->delayed_send(self, random_gap(sc_.change_gap), change_atom::value);
+  auto l = leader_now();
+  if (change_busy() || !l || nodes_[*l].config_pending || nodes_[*l].paused
+      || !(opts_.unguarded_changes || established(*l)))
+    return;
+  auto& ms = nodes_[*l].members;
+  auto out = outsiders(*l);
+  if (!out.empty() && (ms.size() <= 2 || coin(0.5)))
+    return start_join(self, out[rng_() % out.size()], *l, true);
+  if (ms.size() > 2)
+    start_leave(self, leave_subject(*l), *l);
+}
+
+/// The leader has committed an entry of its own term. Only then may it
+/// start a change (the fix to single-server changes, Ongaro, raft-dev,
+/// 2015): else two leaders' changes to one configuration can have disjoint
+/// majorities. raftd's role does not wait for it (see sim_options::
+/// unguarded_changes), so the sim asks only such a leader.
+bool cluster::established(size_t leader) const {
+  auto& nd = nodes_[leader];
+  return nd.commit_term == nd.term;
+}
+
+/// Every member of `leader`'s configuration follows it in its term.
+bool cluster::followed(size_t leader) const {
+  auto& lead = nodes_[leader];
+  for (auto m : lead.members)
+    if (nodes_[m].term != lead.term || nodes_[m].leader != lead.name)
+      return false;
+  return true;
+}
+
+/// Servers outside `leader`'s configuration.
+std::vector<size_t> cluster::outsiders(size_t leader) const {
+  auto& ms = nodes_[leader].members;
+  std::vector<size_t> out;
+  for (size_t n = 0; n < nodes_.size(); ++n)
+    if (std::find(ms.begin(), ms.end(), n) == ms.end())
+      out.push_back(n);
+  return out;
+}
+
+/// Whom a leave removes: the leader itself now and then (§4.2.2), else
+/// another member. With unguarded changes, never the leader while faults
+/// strike (the run that found their bug did not; the bug needs no help).
+size_t cluster::leave_subject(size_t leader) {
+  if (!opts_.unguarded_changes && coin(sc_.remove_leader))
+    return leader;
+  std::vector<size_t> others;
+  for (auto m : nodes_[leader].members)
+    if (m != leader)
+      others.push_back(m);
+  return others[rng_() % others.size()];
+}
+
+/// After the faults stop: the leader removes itself (thesis §4.2.2), or,
+/// with two members left, a server joins. Liveness waits for its answer
+/// and for the cluster it leaves (live()). It waits for a settled leader
+/// (its configuration and an entry of its term committed, every member
+/// following) and for any change in flight.
+void cluster::calm_change(caf::event_based_actor* self) {
+  if (calm_change_op_)
+    return;
+  auto l = committed_leader();
+  if (!l || !established(*l) || !followed(*l) || change_busy()) {
+    self->delayed_send(self, 10ms, change_atom::value);
+    return;
+  }
+  auto out = outsiders(*l);
+  if (nodes_[*l].members.size() > 2 || out.empty())
+    start_leave(self, *l, *l);
+  else
+    start_join(self, out[rng_() % out.size()], *l, false);
+  calm_change_op_ = ops_.size() - 1;
+}
+
+/// Where a change is asked: the leader; with `unguarded_changes` also any
+/// running member (it forwards the request to the leader it knows).
+size_t cluster::change_target(size_t leader) {
+  if (!opts_.unguarded_changes)
+    return leader;
+  std::vector<size_t> up;
+  for (auto m : nodes_[leader].members)
+    if (nodes_[m].up)
+      up.push_back(m);
+  return up.empty() || coin(0.5) ? leader : up[rng_() % up.size()];
+}
+
+/// Asks to add server `x`. Its process starts first (a spare with an empty
+/// disk, or a removed server with its old one); or, for a join that must
+/// fail, it stays down (or is paused) until the answer comes.
+void cluster::start_join(caf::event_based_actor* self, size_t x,
+                         size_t leader, bool may_stick) {
+  auto& nd = nodes_[x];
+  client_op op;
+  op.kind = op_kind::join;
+  op.subject = x;
+  op.target = change_target(leader);
+  op.stuck = may_stick && coin(sc_.stuck_join);
+  if (op.stuck && nd.up) {
+    nd.paused = true;
+    trace("pause " + nd.name + " until its join is answered");
+  } else if (op.stuck) {
+    nd.held_down = true;
+    trace("keep " + nd.name + " down until its join is answered");
+  } else if (!nd.up) {
+    start_node(x);
+  }
+  nd.stuck = op.stuck;
+  ops_.push_back(std::move(op));
+  change_op_ = ops_.size() - 1;
+  issue(self, ops_.size() - 1);
+}
+
+void cluster::start_leave(caf::event_based_actor* self, size_t x,
+                          size_t leader) {
+  client_op op;
+  op.kind = op_kind::leave;
+  op.subject = x;
+  op.aimed_at_leader = x == leader;
+  op.target = change_target(leader);
+  ops_.push_back(std::move(op));
+  change_op_ = ops_.size() - 1;
+  issue(self, ops_.size() - 1);
+}
+
+void cluster::on_change_ok(size_t id) {
+  auto& op = ops_[id];
+  op.done = op.ok = true;
+  trace("client " + std::to_string(id) + ": "
+        + (op.kind == op_kind::join ? "joined " : "removed ")
+        + label(op.subject));
+  release_stuck(op);
+}
+
+/// The answer to a join that had to fail came: its server runs again.
+void cluster::release_stuck(client_op& op) {
+  if (!op.stuck)
+    return;
+  auto x = op.subject;
+  auto& nd = nodes_[x];
+  nd.stuck = false;
+  op.stuck = false;
+  if (nd.held_down) {
+    nd.held_down = false;
+    if (!nd.up && !calm_ && !stopping_)
+      start_node(x);
+  } else if (nd.paused) {
+    resume(x);
+  }
 }
 
 // -- faults -------------------------------------------------------------------
@@ -698,8 +1098,6 @@ void cluster::pause_random_node() {
     return;
   auto& nd = nodes_[*n];
   nd.paused = true;
-  for (auto a : node_actors(nd))
-    paused_.insert(a);
   trace("pause " + nd.name);
   caf::delayed_anon_send(driver_, random_downtime(), resume_atom::value,
                          static_cast<uint64_t>(*n), nd.inc);
@@ -711,18 +1109,51 @@ void cluster::resume(size_t n) {
     return;
   nd.paused = false;
   nd.resumed_at = sched_->clock().now();
-  for (auto a : node_actors(nd))
-    paused_.erase(a);
   trace("resume " + nd.name);
 }
 
 void cluster::on_resume_timer(size_t n, uint64_t inc) {
-  if (nodes_[n].inc == inc)
-    resume(n);
+  if (nodes_[n].inc != inc || !nodes_[n].paused)
+    return;
+  resume(n);
+  nodes_[n].stuck = false; // it runs again: it may catch up now
 }
 
-std::vector<caf::actor_id> cluster::node_actors(const sim_node& nd) const {
-  return {nd.role.id(), nd.persister.id(), nd.sm.id(), nd.connector.id()};
+/// Records that node `n`'s current incarnation runs actor `a`.
+void cluster::own(size_t n, const caf::actor_addr& a, const std::string& what) {
+  auto& nd = nodes_[n];
+  owner_[a.id()] = {n, nd.inc};
+  add_label(caf::actor_cast<caf::abstract_actor*>(a),
+            nd.name + "." + std::to_string(nd.inc) + "." + what);
+}
+
+/// Actors spawned while `parent` ran (ids after `before`) belong to its
+/// node if `parent` is a node's role: its replicators. A pause must stop
+/// them too, or a paused leader's replicators would keep heartbeating and
+/// its followers would never notice the pause (a SIGSTOP stops every
+/// thread of the process). The connector's relays are the network, not
+/// the node: what the node sent before the pause still arrives.
+void cluster::adopt_children(caf::actor_id parent, caf::actor_id before) {
+  auto i = owner_.find(parent);
+  if (i == owner_.end())
+    return;
+  auto [n, inc] = i->second;
+  auto& nd = nodes_[n];
+  if (nd.inc != inc || nd.role.id() != parent)
+    return;
+  for (auto id = before + 1; id <= sys_->latest_actor_id(); ++id) {
+    owner_[id] = {n, inc};
+    labels_[id] = nd.name + "." + std::to_string(inc) + ".replicator#"
+                  + std::to_string(id);
+  }
+}
+
+bool cluster::is_paused(caf::actor_id a) const {
+  auto i = owner_.find(a);
+  if (i == owner_.end())
+    return false;
+  auto& nd = nodes_[i->second.first];
+  return nd.paused && nd.inc == i->second.second;
 }
 
 void cluster::partition_fault(int kind) {
@@ -761,7 +1192,8 @@ void cluster::on_fault_timer(caf::event_based_actor* self) {
 }
 
 void cluster::on_restart_timer(size_t n, uint64_t inc) {
-  if (!stopping_ && !nodes_[n].up && nodes_[n].inc == inc)
+  auto& nd = nodes_[n];
+  if (!stopping_ && !nd.up && nd.inc == inc && !nd.held_down)
     start_node(n);
 }
 
@@ -777,8 +1209,8 @@ void cluster::on_client_timer(caf::event_based_actor* self) {
   client_op op;
   op.target = *n;
   op.key = "k" + std::to_string(rng_() % key_count);
-  op.is_put = coin(0.6);
-  if (op.is_put) {
+  op.kind = coin(0.6) ? op_kind::put : op_kind::get;
+  if (op.kind == op_kind::put) {
     op.value = "v" + std::to_string(ops_.size());
   } else {
     op.mode = coin(0.9) ? read_mode::linearizable : read_mode::stale;
@@ -793,19 +1225,32 @@ void cluster::issue(caf::event_based_actor* self, size_t id) {
   auto& nd = nodes_[op.target];
   op.target_inc = nd.inc;
   op.sent = sched_->clock().now();
-  trace("client " + std::to_string(id) + ": "
-        + (op.is_put ? "put " + op.key + "=" + op.value : "get " + op.key)
-        + " at " + nd.name);
+  trace("client " + std::to_string(id) + ": " + describe_op(op) + " at "
+        + nd.name);
   auto on_err = [=](caf::error& err) {
     on_op_error(self, id, err);
   };
-  if (op.is_put)
+  switch (op.kind) {
+  case op_kind::put:
     self->request(nd.role, client_timeout, atom::put::value, op.key, op.value)
       .then([=](uint64_t index) { on_put_ok(id, index); }, on_err);
-  else
+    break;
+  case op_kind::get:
     self->request(nd.role, client_timeout, atom::get::value, op.key, op.mode)
       .then([=](bool found, std::string& v) { on_get_ok(id, found, v); },
             on_err);
+    break;
+  case op_kind::join:
+    self->request(nd.role, change_timeout, atom::join::value,
+                  nodes_[op.subject].self)
+      .then([=](uint64_t) { on_change_ok(id); }, on_err);
+    break;
+  case op_kind::leave:
+    self->request(nd.role, change_timeout, atom::leave::value,
+                  nodes_[op.subject].name)
+      .then([=](uint64_t) { on_change_ok(id); }, on_err);
+    break;
+  }
 }
 
 void cluster::on_put_ok(size_t id, uint64_t index) {
@@ -846,15 +1291,50 @@ void cluster::on_op_error(caf::event_based_actor* self, size_t id,
     }
   }
   op.done = true;
+  check_change_reply(op, err);
+  if (op.kind == op_kind::join && nodes_[op.subject].stuck
+      && err != caf::sec::request_timeout)
+    ++stuck_refused_;
+  release_stuck(op);
   // A running node answers within write_timeout (504 "outcome unknown",
   // 503 "no leader"); only a crash or a pause excuses silence.
-  bool stalled = nd.paused || nd.resumed_at > op.sent;
   if (err == caf::sec::request_timeout && nd.up && nd.inc == op.target_inc
-      && !stalled)
-    checker_.fail(check::liveness, nd.name + " did not answer client request "
-                                     + std::to_string(id) + " within "
-                                     + std::to_string(client_timeout.count())
-                                     + " ms");
+      && !may_stay_silent(op))
+    checker_.fail(check::liveness,
+                  nd.name + " did not answer client request "
+                    + std::to_string(id) + " (" + describe_op(op) + ") within "
+                    + std::to_string((is_change(op) ? change_timeout
+                                                    : client_timeout)
+                                       .count())
+                    + " ms");
+}
+
+/// With `strict_change_replies`: a leave whose removal has committed is
+/// answered as a success, not "outcome unknown". Off by default: a leader
+/// that removes itself steps down in the step that commits its removal
+/// (§4.2.2) and fails every write it still holds as "leadership lost",
+/// that configuration entry included (see tests/actors_role_test.cpp).
+void cluster::check_change_reply(const client_op& op, const caf::error& err) {
+  if (!opts_.strict_change_replies || op.kind != op_kind::leave
+      || !is(err, errc::outcome_unknown))
+    return;
+  auto& ms = committed_members_;
+  if (std::find(ms.begin(), ms.end(), op.subject) == ms.end())
+    checker_.fail(check::change_replies,
+                  "the removal of " + label(op.subject)
+                    + " committed, yet its client was told: "
+                    + raftd::describe(err));
+}
+
+/// A request that may go unanswered: its node was paused meanwhile; or it
+/// is a join or leave that a follower forwarded to the leader over a lossy
+/// network (as an HTTP request forwarded to a peer may be lost: the client
+/// times out). Once the faults stop, every link is lossless.
+bool cluster::may_stay_silent(const client_op& op) const {
+  auto& nd = nodes_[op.target];
+  if (nd.paused || nd.resumed_at > op.sent)
+    return true;
+  return is_change(op) && (!calm_ || op.sent < calm_since_);
 }
 
 /// Linearizable reads, checked once everything is applied: a read sees the
@@ -862,7 +1342,8 @@ void cluster::on_op_error(caf::event_based_actor* self, size_t id,
 void cluster::check_reads() {
   for (size_t id = 0; id < ops_.size() && !checker_.failure(); ++id) {
     auto& op = ops_[id];
-    if (op.is_put || !op.ok || op.mode != read_mode::linearizable)
+    if (op.kind != op_kind::get || !op.ok
+        || op.mode != read_mode::linearizable)
       continue;
     auto what = "read " + std::to_string(id) + " of " + op.key;
     if (!op.found) {
@@ -893,7 +1374,7 @@ std::vector<size_t> cluster::runnable_jobs() const {
   auto& jobs = sched_->jobs;
   for (size_t i = 0; i < jobs.size(); ++i) {
     auto* a = dynamic_cast<caf::abstract_actor*>(jobs[i]);
-    if (!a || paused_.count(a->id()) == 0)
+    if (!a || !is_paused(a->id()))
       out.push_back(i);
   }
   return out;
@@ -912,7 +1393,12 @@ bool cluster::step() {
     auto k = ready[any(rng_)];
     std::rotate(jobs.begin(), jobs.begin() + k, jobs.begin() + k + 1);
     note_job(jobs.front());
-    sched_->run_once();
+    auto* a = dynamic_cast<caf::abstract_actor*>(jobs.front());
+    auto id = a != nullptr ? a->id() : caf::invalid_actor_id;
+    auto before = sys_->latest_actor_id();
+    sched_->run_once(); // may end the actor: only its id is used after
+    if (sys_->latest_actor_id() != before)
+      adopt_children(id, before);
   } else if (!ready.empty()) {
     sched_->advance_time(work_quantum);
   } else if (sched_->has_pending_timeout()) {
@@ -930,40 +1416,73 @@ void cluster::calm_down() {
   net_->calm = true;
   net_->heal();
   doomed_.reset();
+  calm_since_ = sched_->clock().now();
   trace("faults stop: heal, restart every node, lossless links");
   for (size_t n = 0; n < nodes_.size(); ++n) {
+    auto& nd = nodes_[n];
     resume(n);
-    nodes_[n].disk->fail_next = false;
-    if (!nodes_[n].up)
+    nd.disk->fail_next = false;
+    nd.held_down = nd.stuck = false;
+    if (!nd.up)
       start_node(n);
   }
   calm_first_op_ = ops_.size();
 }
 
-/// Liveness after the faults stop: one leader that every node follows, a
-/// write made since then acknowledged, every node applied at least that far
-/// and past every write acknowledged by then or more than max_lag ago (so a
-/// follower must keep up with the clients, not just crawl), and every
-/// earlier request answered.
+/// Liveness after the faults stop: one leader, with a committed
+/// configuration, that every member of it follows; a write made since then
+/// acknowledged; every member applied at least that far and past every
+/// write acknowledged by then or more than max_lag ago (so a follower must
+/// keep up with the clients, not just crawl); every earlier request
+/// answered. A server outside the configuration (removed, or a spare that
+/// never joined) is expected to do nothing.
 bool cluster::live(std::string* why) {
-  auto& lead = nodes_[0];
-  for (auto& nd : nodes_) {
-    if (nd.term != lead.term || nd.leader != lead.leader || nd.leader.empty()) {
-      if (why)
-        *why = "no leader that every node follows";
-      return false;
-    }
+  auto l = committed_leader();
+  if (!l) {
+    if (why)
+      *why = "no leader that every member follows";
+    return false;
+  }
+  if (!followed(*l)) {
+    if (why)
+      *why = "no leader that every member follows (" + nodes_[*l].name
+             + " leads)";
+    return false;
   }
   if (catch_up_target_ == 0) {
     if (why)
       *why = "no write since the faults stopped was acknowledged";
     return false;
   }
-  // Every acknowledged write applied too: a put is answered at commit, so
-  // its apply may still be on its way when the rest looks live.
-  auto target = std::max({catch_up_target_, acked_before(max_lag),
-                          checker_.acked_max()});
-  for (size_t n = 0; n < nodes_.size(); ++n)
+  if (!members_caught_up(*l, why) || !calm_change_done(why))
+    return false;
+  for (size_t id = 0; id < calm_first_op_; ++id)
+    if (!ops_[id].done) {
+      if (why)
+        *why = "client request " + std::to_string(id) + " is unanswered";
+      return false;
+    }
+  return true;
+}
+
+/// The change made after the faults stopped (membership seeds) has been
+/// answered.
+bool cluster::calm_change_done(std::string* why) const {
+  if (!sc_.membership || (calm_change_op_ && ops_[*calm_change_op_].done))
+    return true;
+  if (why)
+    *why = "the membership change after the faults is "
+           + std::string{calm_change_op_ ? "unanswered" : "not made"};
+  return false;
+}
+
+/// Every member of `leader`'s configuration applied far enough (live()),
+/// and some node every write a client saw acknowledged: a put is answered
+/// at its commit, before its apply (the role's choice), so the last ones
+/// may still be on their way to the state machines.
+bool cluster::members_caught_up(size_t leader, std::string* why) {
+  auto target = std::max(catch_up_target_, acked_before(max_lag));
+  for (auto n : nodes_[leader].members)
     if (checker_.applied_upto(n) < target) {
       if (why)
         *why = label(n) + " applied only "
@@ -971,12 +1490,12 @@ bool cluster::live(std::string* why) {
                + std::to_string(target) + " entries";
       return false;
     }
-  for (size_t id = 0; id < calm_first_op_; ++id)
-    if (!ops_[id].done) {
-      if (why)
-        *why = "client request " + std::to_string(id) + " is unanswered";
-      return false;
-    }
+  if (checker_.applied_max() < checker_.acked_max()) {
+    if (why)
+      *why = "the write acknowledged at "
+             + std::to_string(checker_.acked_max()) + " is applied nowhere";
+    return false;
+  }
   return true;
 }
 
@@ -1004,6 +1523,10 @@ std::string cluster::describe_scenario() const {
      << "/" << sc_.commit_fault << ", appends of " << sc_.max_batch_entries
      << " x " << sc_.max_inflight << ", election " << sc_.election_ticks
      << " ticks";
+  if (sc_.membership)
+    os << "; membership changes every ~" << sc_.change_gap.count() << " ms, "
+       << sc_.spares << " spare(s), leader removed " << sc_.remove_leader
+       << ", stuck joins " << sc_.stuck_join;
   return os.str();
 }
 
@@ -1015,8 +1538,11 @@ void cluster::start_cluster() {
   caf::delayed_anon_send(driver_, random_gap(sc_.fault_gap), fault_atom::value);
   caf::delayed_anon_send(driver_, random_gap(sc_.client_gap),
                          client_atom::value);
-  for (size_t n = 0; n < nodes_.size(); ++n)
-    start_node(n);
+  if (sc_.membership)
+    caf::delayed_anon_send(driver_, random_gap(sc_.change_gap),
+                           change_atom::value);
+  for (size_t n = 0; n < sc_.nodes; ++n)
+    start_node(n); // spares start when they join
 }
 
 /// Records where a check failed (the first failure only).
@@ -1090,7 +1616,13 @@ sim_result cluster::result() {
   r.acked_writes = checker_.acked_count();
   r.reads = static_cast<uint64_t>(
     std::count_if(ops_.begin(), ops_.end(),
-                  [](const client_op& op) { return !op.is_put && op.ok; }));
+                  [](const client_op& op) {
+                    return op.kind == op_kind::get && op.ok;
+                  }));
+  r.joins = joins_;
+  r.leaves = leaves_;
+  r.leader_removals = leader_removals_;
+  r.stuck_joins_refused = stuck_refused_;
   r.max_term = max_term_;
   r.messages_dropped = net_ ? net_->stats.dropped : 0;
   return r;
@@ -1157,10 +1689,23 @@ caf::behavior driver(caf::event_based_actor* self, cluster* c) {
     [=](resume_atom, uint64_t n, uint64_t inc) {
       c->on_resume_timer(static_cast<size_t>(n), inc);
     },
+    [=](change_atom) { c->on_change_timer(self); },
   };
 }
 
 } // namespace
+
+bool parse_membership(const std::string& name, membership_mode& out) {
+  if (name == "off")
+    out = membership_mode::off;
+  else if (name == "half" || name.empty())
+    out = membership_mode::half;
+  else if (name == "all")
+    out = membership_mode::all;
+  else
+    return false;
+  return true;
+}
 
 bool parse_bugs(const std::string& names, bug_switches& out) {
   std::istringstream in{names};

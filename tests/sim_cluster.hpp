@@ -16,10 +16,21 @@
 // Faults: crash a node (its disk keeps only what its persister wrote; the
 // memory kv starts empty) and restart it later; crash it just as its
 // persister has a write queued; partition nodes (symmetric, one-way, with
-// or without breaking connections); pause a node (SIGSTOP). Aimed faults
+// or without breaking connections); pause a node (SIGSTOP: its role, its
+// persister, state machine and every replicator its role spawned stop;
+// their mail waits). Aimed faults
 // strike at the moments that matter: right after a vote is granted, as a
 // node becomes leader, at a leader's first commit in its term. Half of the
 // seeds churn leaders this way on purpose (see churn_leaders()).
+//
+// Membership (thesis ch. 4), in the seeds that draw it: spare servers with
+// empty disks join, members leave, a server joins that never catches up
+// (down or paused: it must not be added, §4.2.1), the leader removes
+// itself (§4.2.2), during the faults and once more after them. The same
+// safety checks hold after every step; liveness waits for the cluster the
+// leader leaves and expects only the members of the leader's committed
+// configuration to follow it. Changes go only to a leader that has
+// committed an entry of its term (sim_options::unguarded_changes).
 //
 // A run has two phases: faults for `fault_time` of virtual time, then calm:
 // every node up and running, every link healed and lossless, and within
@@ -44,6 +55,17 @@ struct bug_switches {
   bool skip_log_check = false;
 };
 
+/// Which seeds change membership.
+enum class membership_mode {
+  off,  ///< None: the founding members only.
+  half, ///< Half of the seeds (drawn apart from the rest, so the other
+        ///< half draws what it drew before membership changes existed).
+  all,  ///< Every seed.
+};
+
+/// Parses "off", "half", "all"; false if unknown.
+bool parse_membership(const std::string& name, membership_mode& out);
+
 /// Parses "vote_before_durable", "commit_old_terms", "skip_log_check"
 /// (comma-separated); false if a name is unknown.
 bool parse_bugs(const std::string& names, bug_switches& out);
@@ -54,6 +76,23 @@ struct sim_options {
   /// Check "durable before reply" at the network (the vote and append
   /// replies against the voter's and follower's disk).
   bool check_durable_replies = true;
+  membership_mode membership = membership_mode::half;
+  /// Check that a committed leave is answered as a success. Off by
+  /// default: the removal of the leader is answered "outcome unknown"
+  /// (a known finding, see check_change_reply in sim_cluster.cpp).
+  bool strict_change_replies = false;
+  /// Let a change reach a leader that has not yet committed an entry of its
+  /// term (asked of any member, which forwards it). Off by default, the sim
+  /// asks only a leader that has, and forwarded changes are lost: raftd's
+  /// role starts a change as soon as the previous configuration commits,
+  /// so two leaders' changes to one configuration can have disjoint
+  /// majorities and a committed entry is lost (a known bug: the
+  /// single-server change bug, Ongaro, raft-dev, 2015). It also lets a
+  /// leader remove itself before its term's first commit; if it then loses
+  /// leadership, its log may be the only one that can win, and raft_core
+  /// never campaigns outside its own latest configuration (against thesis
+  /// §4.2.2): nobody is ever elected.
+  bool unguarded_changes = false;
   /// Virtual time with faults, then the bound for liveness after them.
   std::chrono::milliseconds fault_time{3000};
   std::chrono::milliseconds liveness_bound{10000};
@@ -81,6 +120,12 @@ struct sim_result {
   uint64_t reads = 0;
   uint64_t max_term = 0;
   uint64_t messages_dropped = 0;
+  /// Membership changes that committed, and joins refused because the new
+  /// server did not catch up.
+  uint64_t joins = 0;
+  uint64_t leaves = 0;
+  uint64_t leader_removals = 0;
+  uint64_t stuck_joins_refused = 0;
 };
 
 /// Runs one seed.

@@ -11,10 +11,7 @@ namespace {
 
 /// Runs one seed with every step printed (RAFTD_SIM_SEED).
 void replay_one(uint64_t seed, const bug_switches& bugs) {
-  sim_options opts;
-  opts.seed = seed;
-  opts.bugs = bugs;
-  opts.check_durable_replies = env_u64("RAFTD_SIM_DURABLE_CHECK", 1) != 0;
+  auto opts = env_options(seed, bugs);
   opts.trace = &std::cout;
   auto r = run_simulation(opts);
   std::cout << "SIM RESULT " << describe(r) << std::endl;
@@ -39,17 +36,21 @@ CAF_TEST(raft stays safe and live under faults for every seed) {
   uint64_t acked = 0;
   uint64_t reads = 0;
   uint64_t terms = 0;
+  uint64_t joins = 0;
+  uint64_t leaves = 0;
+  uint64_t leader_removals = 0;
+  uint64_t stuck = 0;
   for (auto seed = first; seed < first + count; ++seed) {
-    sim_options opts;
-    opts.seed = seed;
-    opts.bugs = bugs;
-    opts.check_durable_replies = env_u64("RAFTD_SIM_DURABLE_CHECK", 1) != 0;
-    auto r = run_simulation(opts);
+    auto r = run_simulation(env_options(seed, bugs));
     steps += r.step;
     crashes += r.crashes;
     acked += r.acked_writes;
     reads += r.reads;
     terms += r.max_term;
+    joins += r.joins;
+    leaves += r.leaves;
+    leader_removals += r.leader_removals;
+    stuck += r.stuck_joins_refused;
     if (!r.ok) {
       ++failed;
       print_failure(r);
@@ -59,7 +60,9 @@ CAF_TEST(raft stays safe and live under faults for every seed) {
   std::cout << "SIM SUMMARY first=" << first << " seeds=" << count
             << " failed=" << failed << " steps=" << steps
             << " crashes=" << crashes << " acked_writes=" << acked
-            << " reads=" << reads << " terms=" << terms << " seconds=" << secs
+            << " reads=" << reads << " terms=" << terms << " joins=" << joins
+            << " leaves=" << leaves << " leader_removals=" << leader_removals
+            << " stuck_joins_refused=" << stuck << " seconds=" << secs
             << " seeds_per_second=" << count / secs << std::endl;
   CAF_CHECK_EQUAL(failed, 0u);
 }
@@ -87,4 +90,108 @@ CAF_TEST(different seeds make different runs) {
   opts.seed = 2;
   auto b = run_simulation(opts);
   CAF_CHECK_NOT_EQUAL(a.fingerprint, b.fingerprint);
+}
+
+#undef CAF_SUITE
+#define CAF_SUITE sim.membership
+
+namespace {
+
+/// Seeds every sim.membership test runs (each changes membership).
+constexpr uint64_t membership_seeds = 250;
+
+/// What a batch of seeds did, summed.
+struct membership_totals {
+  uint64_t failed = 0;
+  uint64_t joins = 0;
+  uint64_t leaves = 0;
+  uint64_t leader_removals = 0;
+  uint64_t stuck_joins_refused = 0;
+};
+
+/// Runs every seed with membership changes, and `opts` otherwise.
+membership_totals run_membership_seeds(sim_options opts,
+                                       uint64_t first = 1,
+                                       uint64_t count = membership_seeds) {
+  membership_totals t;
+  opts.membership = membership_mode::all;
+  for (uint64_t seed = first; seed < first + count; ++seed) {
+    opts.seed = seed;
+    auto r = run_simulation(opts);
+    t.joins += r.joins;
+    t.leaves += r.leaves;
+    t.leader_removals += r.leader_removals;
+    t.stuck_joins_refused += r.stuck_joins_refused;
+    if (!r.ok) {
+      ++t.failed;
+      print_failure(r);
+    }
+  }
+  return t;
+}
+
+} // namespace
+
+// Thesis ch. 4 under the same faults and checks as sim.cluster: servers
+// join (§4.2.1, caught up first) and leave (§4.1), joins of a server that
+// stays down or paused fail without adding it, and once the faults stop
+// the leader removes itself (§4.2.2). Each case must happen in these seeds.
+CAF_TEST(membership changes stay safe and live thesis 4) {
+  auto t = run_membership_seeds(sim_options{});
+  CAF_CHECK_EQUAL(t.failed, 0u);
+  CAF_CHECK_GREATER(t.joins, 0u);
+  CAF_CHECK_GREATER(t.leaves, 0u);
+  CAF_CHECK_GREATER(t.leader_removals, 0u);
+  CAF_CHECK_GREATER(t.stuck_joins_refused, 0u);
+}
+
+CAF_TEST(a seed with membership changes replays its run exactly) {
+  for (uint64_t seed : {1, 2, 3}) {
+    sim_options opts;
+    opts.seed = seed;
+    opts.membership = membership_mode::all;
+    auto a = run_simulation(opts);
+    auto b = run_simulation(opts);
+    CAF_CHECK_EQUAL(a.fingerprint, b.fingerprint);
+    CAF_CHECK_EQUAL(a.joins + a.leaves, b.joins + b.leaves);
+    CAF_CHECK_EQUAL(describe(a), describe(b));
+  }
+}
+
+// FINDING (open; disabled so the default run stays green; run it with
+// `raftd-test-sim -s sim.membership -t 'a committed.*'`): a leader that
+// removes itself steps down in the step that commits its removal (§4.2.2)
+// and the role then fails every write it holds as "leadership lost; it may
+// still commit", the committed configuration entry included. The client
+// of a successful `leave` of the leader always gets outcome_unknown (504).
+CAF_TEST_DISABLED(a committed leave of the leader is answered as a success) {
+  sim_options opts;
+  opts.strict_change_replies = true;
+  CAF_CHECK_EQUAL(run_membership_seeds(opts).failed, 0u);
+}
+
+// FINDINGS (open; disabled so the default run stays green; run them with
+// `raftd-test-sim -s sim.membership -t 'changes asked.*'`), both with
+// --unguarded-changes, where a join or leave reaches whichever leader:
+// 1. The role starts a change once the previous configuration has
+//    committed (change_blocked), even before the leader has committed an
+//    entry of its own term. Two leaders' changes to one configuration then
+//    have disjoint majorities: in seed 3790 n3 removes n4 from {n1..n4}
+//    (uncommitted), n4 wins the next terms and at once removes n3; {n4, n1}
+//    commit n4's entries, {n3, n2} elect n3, which lacks them (leader
+//    completeness). Fix (Ongaro, raft-dev, 2015): no change until an entry
+//    of the leader's term has committed.
+// 2. A leader that removed itself that early and lost leadership before
+//    the removal committed may hold the only log that can win; raft_core
+//    never campaigns outside its own latest configuration (thesis §4.2.2
+//    says it must until that configuration commits): nobody is elected.
+//    Found at 6e0e482 (seeds 1383, 2127, 5520, 6375 of scripts/sim.sh
+//    10000): not reproduced by a seed here since.
+// The default run asks only a leader that has committed in its term, and
+// forwarded changes are lost in the network.
+CAF_TEST_DISABLED(changes asked of any leader keep the cluster safe and live) {
+  sim_options opts;
+  opts.unguarded_changes = true;
+  for (uint64_t seed : {3790})
+    CAF_CHECK_EQUAL(run_membership_seeds(opts, seed, 1).failed, 0u);
 }

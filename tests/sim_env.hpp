@@ -8,6 +8,13 @@
 //   RAFTD_SIM_SEED=S    run only seed S, printing every step
 //   RAFTD_SIM_BUGS=a,b  switch on known bugs (tests/sim_cluster.hpp)
 //   RAFTD_SIM_DURABLE_CHECK=0  leave out the "durable before reply" check
+//   RAFTD_SIM_MEMBERSHIP=off|half|all  which seeds change membership
+//                                      (default half)
+//   RAFTD_SIM_STRICT_CHANGES=1  a committed leave must be answered as a
+//                               success (fails today: the leader's removal)
+//   RAFTD_SIM_UNGUARDED_CHANGES=1  changes reach leaders that have not
+//                               committed in their term (fails today:
+//                               a lost committed entry, or no election)
 
 #include <chrono>
 #include <cstdint>
@@ -35,6 +42,21 @@ inline bool env_has(const char* name) {
 inline std::string env_str(const char* name) {
   auto* s = std::getenv(name);
   return s ? s : "";
+}
+
+/// The options every sim.cluster seed runs with, from the environment.
+inline sim_options env_options(uint64_t seed, const bug_switches& bugs) {
+  sim_options opts;
+  opts.seed = seed;
+  opts.bugs = bugs;
+  opts.check_durable_replies = env_u64("RAFTD_SIM_DURABLE_CHECK", 1) != 0;
+  opts.strict_change_replies = env_u64("RAFTD_SIM_STRICT_CHANGES", 0) != 0;
+  opts.unguarded_changes = env_u64("RAFTD_SIM_UNGUARDED_CHANGES", 0) != 0;
+  if (!parse_membership(env_str("RAFTD_SIM_MEMBERSHIP"), opts.membership)) {
+    std::cerr << "RAFTD_SIM_MEMBERSHIP: off, half or all" << std::endl;
+    std::abort();
+  }
+  return opts;
 }
 
 /// One line per failing seed, for people and for scripts/sim.sh.

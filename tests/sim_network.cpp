@@ -107,6 +107,13 @@ caf::typed_response_promise<Rs...> forward(relay_ptr self, Watch watch,
   return rp;
 }
 
+/// A request that never arrives: its requester times out.
+template <class... Rs>
+caf::typed_response_promise<Rs...> lose(relay_ptr self) {
+  ++self->state.net->stats.dropped;
+  return self->template make_response_promise<Rs...>();
+}
+
 relay_actor::behavior_type relay(relay_ptr self, network* net, size_t from,
                                  uint64_t from_inc, size_t to, uint64_t to_inc,
                                  node_actor dest) {
@@ -133,9 +140,13 @@ relay_actor::behavior_type relay(relay_ptr self, network* net, size_t from,
       return forward<node_status>(self, none, atom::status::value);
     },
     [=](atom::join, member& m) {
+      if (!net->forward_changes)
+        return lose<uint64_t>(self);
       return forward<uint64_t>(self, none, atom::join::value, m);
     },
     [=](atom::leave, node_name& n) {
+      if (!net->forward_changes)
+        return lose<uint64_t>(self);
       return forward<uint64_t>(self, none, atom::leave::value, n);
     },
     [=](atom::vote, vote_request& r) {
@@ -275,7 +286,7 @@ caf::expected<node_actor> network::connect(size_t from, uint64_t inc,
                                            const std::string& host) {
   auto to = parse_node(host, nodes_.size());
   if (!to)
-    return make_error(errc::bad_request, "no such node: " + host);
+    return make_error(errc::unreachable, "no such node: " + host);
   auto& src = nodes_[from];
   auto& dst = nodes_[*to];
   if (!src.up || src.inc != inc)

@@ -59,6 +59,10 @@ public:
   link_faults faults;
   /// No link faults and no partitions (the liveness phase).
   bool calm = false;
+  /// Whether a join or leave a node forwards to its leader arrives. Off,
+  /// such requests are lost (the client times out): the simulation then
+  /// decides which leader gets a change (sim_options::unguarded_changes).
+  bool forward_changes = true;
   net_stats stats;
   /// Reports a broken check (durable before reply).
   fail_fn on_fail;
