@@ -3,6 +3,8 @@
 // and fed new entries, commits and read rounds once per mailbox drain.
 #include "actors/role_state.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/make_message.hpp>
@@ -102,15 +104,23 @@ void drive_replicators(role_ptr self) {
     st.lead_term = 0;
     for (auto& [name, r] : st.replicators)
       self->send(r, atom::follow::value);
-    // Our proposals may still commit under the next leader, or not: say so
-    // now rather than at the write timeout.
-    for (auto& [index, w] : st.writes)
-      fail_write(w, make_error(errc::outcome_unknown,
-                               "leadership lost; it may still commit"));
-    st.writes.clear();
+    // Our proposals past the commit index may still commit under the next
+    // leader, or not: say so now rather than at the write timeout. Those
+    // already committed are answered as usual once applied: a leader that
+    // removed itself steps down in the very step that commits its removal
+    // (thesis §4.2.2), and that leave succeeded.
+    auto committed = c.commit_index();
+    for (auto i = st.writes.upper_bound(committed); i != st.writes.end();) {
+      fail_write(i->second, make_error(errc::outcome_unknown,
+                                       "leadership lost; it may still commit"));
+      i = st.writes.erase(i);
+    }
     // Their deadlines go too: a write proposed at the same index in a later
     // term must get its own full timeout, not theirs.
-    st.write_deadlines.clear();
+    auto& ds = st.write_deadlines;
+    ds.erase(std::remove_if(ds.begin(), ds.end(),
+                            [&](auto& d) { return d.second > committed; }),
+             ds.end());
   }
   if (leading
       && (c.last_index() != st.told_last || c.commit_index() != st.told_commit))

@@ -19,6 +19,15 @@ uint64_t ticks_of(const role_state& st, std::chrono::milliseconds d) {
 
 /// Why a membership change cannot start now, if it cannot.
 caf::error change_blocked(const role_state& st) {
+  // Ongaro's fix to single-server changes (raft-dev, 2015; the thesis's
+  // erratum to §4.1): a leader changes the configuration only once an entry
+  // of its own term has committed. Otherwise two leaders of nearby terms can
+  // each change the same configuration, and the two changes' majorities
+  // need not overlap (the simulation's seed 3790 lost committed entries so).
+  auto& c = *st.core;
+  if (c.term_at(c.commit_index()) != c.term())
+    return make_error(errc::busy, "the leader has not yet committed an entry "
+                                  "of its term; retry");
   if (st.core->config_pending())
     return make_error(errc::busy, "another membership change is committing");
   if (st.joining)
