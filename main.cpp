@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -15,17 +16,17 @@
 #include <caf/send.hpp>
 
 #include "actors/connector.hpp"
-#include "http/acceptor.hpp"
+#include "actors/persister.hpp"
+#include "actors/raft_role.hpp"
+#include "actors/state_machine.hpp"
 #include "daemon/bench_knobs.hpp"
 #include "daemon/joiner.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/node_config.hpp"
-#include "actors/persister.hpp"
-#include "raft/core.hpp"
-#include "actors/raft_role.hpp"
-#include "actors/state_machine.hpp"
+#include "http/acceptor.hpp"
 #include "messages/errors.hpp"
 #include "messages/register.hpp"
+#include "raft/core.hpp"
 #include "storage/data_dir.hpp"
 #include "storage/kv_store.hpp"
 #include "storage/log_store.hpp"
@@ -169,6 +170,20 @@ void stop_all(node_actors& a) {
   caf::anon_send_exit(a.connector, reason);
 }
 
+/// Ends the process if shutting down takes longer than `grace`. A peer
+/// whose packets vanish (cut off, not closed) holds CAF's middleman in a
+/// blocking connect() for minutes of TCP SYN retries, and the actor system
+/// waits for it on the way out. Nothing is lost by exiting then: every
+/// answer and every vote went out only after its write was synced.
+void arm_shutdown_watchdog(std::chrono::milliseconds grace) {
+  std::thread([grace] {
+    std::this_thread::sleep_for(grace);
+    RAFTD_LOG(warn, "shutdown still waiting after " << grace.count()
+                      << " ms (a peer connection hangs); exiting now");
+    std::_Exit(g_exit_code.load());
+  }).detach();
+}
+
 /// The one-line error of a failed start (stderr, like the usage errors).
 int fail_start(const std::string& what) {
   std::cerr << "raftd: " << what << "\n";
@@ -278,6 +293,7 @@ int run_node(const node_config& cfg, const bench_knobs& knobs, data_dir& dd,
   if (sig == 0)
     sigwait(&sigs, &sig);
   RAFTD_LOG(notice, "got signal " << sig << ", shutting down");
+  arm_shutdown_watchdog(std::chrono::seconds{3});
   stop_all(a);
   sys.await_all_actors_done();
   return g_exit_code.load();
