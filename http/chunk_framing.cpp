@@ -2,19 +2,11 @@
 
 #include <algorithm>
 
+#include "http/hex.hpp"
+
 namespace raftd::http {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 /// Hex digits a chunk size may have: 15 keep it below 2^60, far past any
 /// body limit, so the sum never overflows.

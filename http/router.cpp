@@ -2,6 +2,8 @@
 
 #include <http_parser.h>
 
+#include "http/hex.hpp"
+
 namespace raftd::http {
 
 namespace {
@@ -18,16 +20,6 @@ route error_route(int status, std::string body, std::string_view allow = {}) {
   r.body = std::move(body);
   r.allow = std::string{allow};
   return r;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 /// Parses the `consistency` parameter into `mode`. Other parameters are

@@ -105,6 +105,13 @@ bool raft_core::is_voter(const node_name& id) const {
   return find_member(id) != nullptr;
 }
 
+size_t raft_core::votes_in_config() const {
+  size_t n = 0;
+  for (auto& v : votes_)
+    n += is_voter(v) ? 1 : 0;
+  return n;
+}
+
 size_t raft_core::quorum() const {
   return raftd::quorum::majority(members_.size());
 }
@@ -143,7 +150,11 @@ void raft_core::tick(effects& out) {
   ++election_elapsed_;
   // A lone voter need not wait: nobody else can lead.
   bool alone = members_.size() == 1 && is_voter(cfg_.id);
-  if (is_voter(cfg_.id) && (alone || election_elapsed_ >= randomized_timeout_))
+  // Thesis §4.2.2: a server outside its own latest configuration still
+  // campaigns while that configuration is uncommitted (it may hold the only
+  // log that can win); it does not count its own vote (votes_in_config).
+  bool may_campaign = is_voter(cfg_.id) || config_pending();
+  if (may_campaign && (alone || election_elapsed_ >= randomized_timeout_))
     campaign(cfg_.pre_vote, out);
 }
 
@@ -187,7 +198,7 @@ void raft_core::become_pre_candidate(effects& out) {
   out.role_changed = true;
   votes_ = {cfg_.id};
   reset_election_timer();
-  if (raftd::quorum::reached(votes_.size(), members_.size()))
+  if (raftd::quorum::reached(votes_in_config(), members_.size()))
     return become_candidate(out);
   for (auto& m : members_)
     if (m.name != cfg_.id)
@@ -206,7 +217,7 @@ void raft_core::become_candidate(effects& out) {
   out.save_state = true; // term and vote durable before the requests go out
   votes_ = {cfg_.id};
   reset_election_timer();
-  if (raftd::quorum::reached(votes_.size(), members_.size()))
+  if (raftd::quorum::reached(votes_in_config(), members_.size()))
     return become_leader(out);
   for (auto& m : members_)
     if (m.name != cfg_.id)
@@ -284,7 +295,7 @@ void raft_core::handle_vote_response(const vote_response& resp,
   if (!expected || !resp.granted || !is_voter(resp.voter))
     return;
   votes_.insert(resp.voter);
-  if (!raftd::quorum::reached(votes_.size(), members_.size()))
+  if (!raftd::quorum::reached(votes_in_config(), members_.size()))
     return;
   if (resp.pre_vote)
     become_candidate(out);

@@ -166,6 +166,9 @@ private:
 
   // -- votes -------------------------------------------------------------------
   bool in_lease() const;
+  /// Granted votes from members of the latest configuration (our own
+  /// counts only if we are one, thesis §4.2.2).
+  size_t votes_in_config() const;
 
   // -- invariants --------------------------------------------------------------
   struct checked_call;

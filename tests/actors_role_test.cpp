@@ -600,16 +600,26 @@ void heartbeat_from(fixture& f, const std::string& leader, uint64_t term) {
   CAF_REQUIRE(ack->done && !ack->err);
 }
 
+/// Follower a of {a, b, c} follows b in term 2; b is paused (never
+/// answers), c would answer a read index of 1, and a can never lead. A
+/// linearizable read of k is on its way to b.
+std::shared_ptr<outcome<bool, std::string>>
+read_via_paused_leader(fixture& f) {
+  f.peers = std::make_shared<seen_appends>();
+  f.peers->silent.insert("b");
+  f.peers->read_index["c"] = 1;
+  f.peers->grant_votes = false;
+  f.start({"a", "b", "c"});
+  heartbeat_from(f, "b", 2);
+  auto read = f.ask<bool, std::string>(f.role, atom::get::value,
+                                       std::string{"k"},
+                                       read_mode::linearizable);
+  f.sched.run();
+  return read;
+}
+
 CAF_TEST(a read asked of a leader that is replaced goes to the new one 6.4) {
-  peers = std::make_shared<seen_appends>();
-  peers->silent.insert("b"); // b is paused: it never answers
-  peers->read_index["c"] = 1;
-  peers->grant_votes = false;
-  start({"a", "b", "c"});
-  heartbeat_from(*this, "b", 2);
-  auto read = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
-                                     read_mode::linearizable);
-  sched.run();
+  auto read = read_via_paused_leader(*this);
   CAF_CHECK_EQUAL(peers->read_index_asked["b"], 1);
   CAF_CHECK(!read->done);
   // c wins term 3. Without a tick or a timeout firing, the read is asked
@@ -622,15 +632,7 @@ CAF_TEST(a read asked of a leader that is replaced goes to the new one 6.4) {
 }
 
 CAF_TEST(a read asked of a silent leader waits for the next one 6.4) {
-  peers = std::make_shared<seen_appends>();
-  peers->silent.insert("b");
-  peers->read_index["c"] = 1;
-  peers->grant_votes = false; // a itself never leads here
-  start({"a", "b", "c"});
-  heartbeat_from(*this, "b", 2);
-  auto read = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
-                                     read_mode::linearizable);
-  sched.run();
+  auto read = read_via_paused_leader(*this);
   // b stays silent for an election timeout (10 ticks): the read is taken
   // back, not failed, while no leader is known...
   ticks(12);
@@ -649,14 +651,7 @@ CAF_TEST(a read asked of a silent leader waits for the next one 6.4) {
 }
 
 CAF_TEST(a read waiting for a leader still ends at its deadline) {
-  peers = std::make_shared<seen_appends>();
-  peers->silent.insert("b");
-  peers->grant_votes = false;
-  start({"a", "b", "c"});
-  heartbeat_from(*this, "b", 2);
-  auto read = ask<bool, std::string>(role, atom::get::value, std::string{"k"},
-                                     read_mode::linearizable);
-  sched.run();
+  auto read = read_via_paused_leader(*this);
   // No new leader ever: past the 200 ms bound the read gets 503, though
   // this node may have started elections of its own meanwhile.
   for (int i = 0; i < 25 && !read->done; ++i)

@@ -173,6 +173,45 @@ CAF_TEST(a candidate with a majority becomes leader 5.2) {
   check_invariants(c);
 }
 
+CAF_TEST(a server outside its uncommitted configuration still campaigns 4.2.2) {
+  core_config cfg;
+  cfg.id = "a";
+  cfg.pre_vote = false;
+  cfg.election_ticks = 10;
+  // {a, b, c} committed at 1; "remove a" (the configuration {b, c}) at 2,
+  // not committed: a may hold the only log that can win.
+  auto log = make_log({"a", "b", "c"}, {1, 1});
+  log[1].kind = entry_kind::config;
+  log[1].value = encode_members(members_of({"b", "c"}));
+  raft_core c{cfg, {1, ""}, log, 1};
+  CAF_REQUIRE(c.config_pending());
+  effects out;
+  time_out(c, out);
+  CAF_REQUIRE_EQUAL(c.role(), role_kind::candidate);
+  CAF_CHECK_EQUAL(out.after_sync.size(), 2u); // b and c
+  // Its own vote does not count: b alone is not a majority of {b, c}.
+  effects out2;
+  c.handle_vote_response(vote_response{2, "b", true, false}, out2);
+  CAF_CHECK_EQUAL(c.role(), role_kind::candidate);
+  c.handle_vote_response(vote_response{2, "c", true, false}, out2);
+  CAF_CHECK_EQUAL(c.role(), role_kind::leader);
+  check_invariants(c);
+}
+
+CAF_TEST(a server removed by a committed configuration never campaigns 4.2.2) {
+  core_config cfg;
+  cfg.id = "a";
+  cfg.election_ticks = 10;
+  auto log = make_log({"a", "b", "c"}, {1, 1});
+  log[1].kind = entry_kind::config;
+  log[1].value = encode_members(members_of({"b", "c"}));
+  raft_core c{cfg, {1, ""}, log, 2}; // the removal is committed
+  effects out;
+  time_out(c, out);
+  CAF_CHECK_EQUAL(c.role(), role_kind::follower);
+  CAF_CHECK(out.after_sync.empty());
+}
+
 CAF_TEST(a duplicated vote is counted once 5.2) {
   core_config cfg;
   cfg.id = "a";
