@@ -2,7 +2,8 @@
 // Deterministic cluster simulation: 3 or 5 nodes, each with its real role,
 // persister, replicators and state machine, all in one CAF test_coordinator.
 // Peers talk through the fault-injecting network (tests/sim_network.hpp);
-// clients write and read throughout; the safety checks
+// clients write, delete and read throughout (their history is checked for
+// linearizability at the end, tests/sim_history.hpp); the safety checks
 // (tests/sim_checker.hpp) run after every step. All randomness comes from
 // one seed, so a seed replays its run exactly.
 //
@@ -77,6 +78,11 @@ struct sim_options {
   /// replies against the voter's and follower's disk).
   bool check_durable_replies = true;
   membership_mode membership = membership_mode::half;
+  /// Check linearizable reads against acknowledged writes by log index
+  /// (check::linearizable_reads), and the clients' whole history per key
+  /// with a linearizability checker (check::history).
+  bool check_reads = true;
+  bool check_history = true;
   /// Check that a committed leave is answered as a success. Off by
   /// default: the removal of the leader is answered "outcome unknown"
   /// (a known finding, see check_change_reply in sim_cluster.cpp).
@@ -98,6 +104,9 @@ struct sim_options {
   std::chrono::milliseconds liveness_bound{10000};
   /// Stops a run that takes more steps (a guard against a busy loop).
   uint64_t max_steps = 2'000'000;
+  /// Writes the client history as JSON lines (tests/lin/checker.py reads
+  /// them) to `history_out` if not null.
+  std::ostream* history_out = nullptr;
   /// Prints every step, fault and role change to `trace` if not null.
   std::ostream* trace = nullptr;
 };
@@ -119,6 +128,8 @@ struct sim_result {
   uint64_t acked_writes = 0;
   uint64_t reads = 0;
   uint64_t max_term = 0;
+  /// Keys whose history the checker could not decide within its budget.
+  uint64_t history_undecided = 0;
   uint64_t messages_dropped = 0;
   /// Membership changes that committed, and joins refused because the new
   /// server did not catch up.
