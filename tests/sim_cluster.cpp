@@ -597,6 +597,8 @@ role_config cluster::make_role_config(size_t n) {
   rc.max_inflight = sc_.max_inflight;
   rc.catch_up_timeout = catch_up_timeout;
   rc.bug_vote_before_durable = opts_.bugs.vote_before_durable;
+  rc.bug_local_reads = opts_.bugs.local_reads;
+  rc.bug_delete_before_apply = opts_.bugs.delete_before_apply;
   rc.observer.on_step = [this, n, inc](const raft_core& c) {
     on_step(n, inc, c);
   };
@@ -1822,6 +1824,10 @@ bool parse_bugs(const std::string& names, bug_switches& out) {
       out.commit_old_terms = true;
     else if (name == "skip_log_check")
       out.skip_log_check = true;
+    else if (name == "local_reads")
+      out.local_reads = true;
+    else if (name == "delete_before_apply")
+      out.delete_before_apply = true;
     else if (!name.empty() && name != "none")
       return false;
   }

@@ -54,6 +54,12 @@ struct bug_switches {
   bool commit_old_terms = false;
   /// Accept appends without the §5.3 consistency check.
   bool skip_log_check = false;
+  /// Answer linearizable reads from the local state machine, without
+  /// ReadIndex (role_config).
+  bool local_reads = false;
+  /// Answer a delete at its commit, before it is applied, with found = true
+  /// (role_config).
+  bool delete_before_apply = false;
 };
 
 /// Which seeds change membership.
@@ -67,8 +73,9 @@ enum class membership_mode {
 /// Parses "off", "half", "all"; false if unknown.
 bool parse_membership(const std::string& name, membership_mode& out);
 
-/// Parses "vote_before_durable", "commit_old_terms", "skip_log_check"
-/// (comma-separated); false if a name is unknown.
+/// Parses "vote_before_durable", "commit_old_terms", "skip_log_check",
+/// "local_reads", "delete_before_apply" (comma-separated); false if a name
+/// is unknown.
 bool parse_bugs(const std::string& names, bug_switches& out);
 
 struct sim_options {
