@@ -64,8 +64,9 @@ void safety_checker::fail(const char* check, std::string detail) {
     failure_ = violation{check, std::move(detail)};
 }
 
-void safety_checker::restarted(size_t n) {
+void safety_checker::restarted(size_t n, uint64_t applied) {
   nodes_[n] = node_view{};
+  nodes_[n].applied = applied;
 }
 
 void safety_checker::on_step(size_t n, const raft_core& c) {

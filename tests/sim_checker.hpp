@@ -76,9 +76,10 @@ public:
 
   // -- what the simulation reports --------------------------------------------
 
-  /// Node `n` restarted: its volatile state (log view, commit, applied
-  /// state machine) starts over from what it loads.
-  void restarted(size_t n);
+  /// Node `n` restarted: its volatile state (log view, commit) starts over
+  /// from what it loads; its state machine holds every entry up to
+  /// `applied` (its durable kv state).
+  void restarted(size_t n, uint64_t applied = 0);
 
   /// After every step of node `n`'s role, with its core as it now is.
   void on_step(size_t n, const raft_core& c);

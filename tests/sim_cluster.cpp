@@ -87,6 +87,39 @@ struct sim_disk {
   /// the disk and still reports failure, as a failed fsync may.
   bool fail_next = false;
   bool fail_after_write = false;
+  /// The key/value state with its applied index (DATA/kv), kept across
+  /// crashes whole, as LevelDB's write batches are.
+  std::shared_ptr<kv_store> kv{make_memory_kv_store()};
+};
+
+/// The kv store of one incarnation: applies only while it runs, so a
+/// crashed node's state machine cannot apply after its successor started.
+class gated_kv_store final : public kv_store {
+public:
+  gated_kv_store(std::shared_ptr<sim_disk> disk, uint64_t inc) :
+    disk_(std::move(disk)), inc_(inc) {
+    // nop
+  }
+
+  uint64_t applied_index() const override {
+    return disk_->kv->applied_index();
+  }
+
+  caf::expected<std::optional<std::string>>
+  get(const std::string& key) override {
+    return disk_->kv->get(key);
+  }
+
+  caf::expected<apply_result>
+  apply(const std::vector<log_entry>& entries) override {
+    if (disk_->writer != inc_)
+      return make_error(errc::storage_failed, "this incarnation crashed");
+    return disk_->kv->apply(entries);
+  }
+
+private:
+  std::shared_ptr<sim_disk> disk_;
+  uint64_t inc_;
 };
 
 /// The memory log store of one incarnation, writing only while it runs.
@@ -370,7 +403,8 @@ private:
   void start_node(size_t n);
   role_config make_role_config(size_t n);
   std::unique_ptr<raft_core> make_core(size_t n, const hard_state& hs,
-                                       const std::vector<log_entry>& log);
+                                       const std::vector<log_entry>& log,
+                                       uint64_t applied);
   void own_node_actors(size_t n);
   void crash(size_t n, const char* why);
   void crash_if_doomed();
@@ -633,7 +667,8 @@ void cluster::start_node(size_t n) {
   std::vector<log_entry> log;
   if (auto err = store->load(hs, log))
     return checker_.fail(check::liveness, label(n) + " cannot load its log");
-  checker_.restarted(n);
+  auto applied = nd.disk->kv->applied_index();
+  checker_.restarted(n, applied);
   nd.role_now = role_kind::follower;
   nd.term = hs.term;
   nd.leader.clear();
@@ -643,30 +678,32 @@ void cluster::start_node(size_t n) {
   nd.stuck = false;
   nd.persister = spawn_persister(*sys_, store, false);
   nd.sm = spawn_state_machine(
-    *sys_, std::shared_ptr<kv_store>{make_memory_kv_store()}, false);
+    *sys_, std::make_shared<gated_kv_store>(nd.disk, nd.inc), false);
   nd.connector = net_->spawn_connector(n, nd.inc);
-  nd.role = spawn_raft_role(*sys_, make_role_config(n), make_core(n, hs, log),
-                            nd.persister, nd.sm, 0, false);
+  nd.role = spawn_raft_role(*sys_, make_role_config(n),
+                            make_core(n, hs, log, applied), nd.persister,
+                            nd.sm, applied, false);
   nd.up = true;
   net_->node_up(n, nd.inc, nd.role);
   own_node_actors(n);
   trace("start " + nd.name + "." + std::to_string(nd.inc) + " from disk: term "
         + std::to_string(hs.term) + ", vote '" + hs.voted_for + "', "
-        + std::to_string(log.size()) + " entries");
+        + std::to_string(log.size()) + " entries, applied "
+        + std::to_string(applied));
 }
 
-/// The core as main.cpp builds it, from the disk alone (applied index 0:
-/// the memory state machine starts empty and applies the log again).
+/// The core as main.cpp builds it, from the disk: its log, and the kv
+/// state's applied index (entries up to it are not applied again).
 std::unique_ptr<raft_core>
 cluster::make_core(size_t n, const hard_state& hs,
-                   const std::vector<log_entry>& log) {
+                   const std::vector<log_entry>& log, uint64_t applied) {
   core_config cc;
   cc.id = nodes_[n].name;
   cc.seed = rng_();
   cc.election_ticks = sc_.election_ticks;
   cc.bugs.commit_old_terms = opts_.bugs.commit_old_terms;
   cc.bugs.skip_log_check = opts_.bugs.skip_log_check;
-  return std::make_unique<raft_core>(cc, hs, log, 0);
+  return std::make_unique<raft_core>(cc, hs, log, applied);
 }
 
 /// Its role, persister, state machine, connector, and the replicators the

@@ -14,8 +14,10 @@
 // reorders), how often faults strike, replication limits, election timeout,
 // each node's clock (up to 10% off).
 //
-// Faults: crash a node (its disk keeps only what its persister wrote; the
-// memory kv starts empty) and restart it later; crash it just as its
+// Faults: crash a node (its disk keeps only what its persister wrote, and
+// its kv state every batch its state machine applied, as LevelDB's would;
+// it restarts from that applied index, as the daemon does) and restart it
+// later; crash it just as its
 // persister has a write queued; partition nodes (symmetric, one-way, with
 // or without breaking connections); pause a node (SIGSTOP: its role, its
 // persister, state machine and every replicator its role spawned stop;
