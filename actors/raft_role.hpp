@@ -65,6 +65,12 @@ struct role_config {
   /// durable (breaks Figure 2's "respond after persisting"). Never set
   /// outside tests.
   bool bug_vote_before_durable = false;
+  /// A known bug for the simulation's tests: answer linearizable reads from
+  /// the local state machine, without ReadIndex (thesis §6.4).
+  bool bug_local_reads = false;
+  /// A known bug for the simulation's tests: answer a delete at its commit
+  /// with found = true, without waiting for the apply to say.
+  bool bug_delete_before_apply = false;
 };
 
 /// Spawns the ROLE around `core`. With `bootstrap`, an empty log first gets

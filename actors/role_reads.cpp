@@ -212,7 +212,7 @@ caf::result<bool, std::string> on_get(role_ptr self, std::string key,
   if (auto err = check_key(key))
     return err;
   auto rp = self->make_response_promise<bool, std::string>();
-  if (mode == read_mode::stale) {
+  if (mode == read_mode::stale || st.cfg.bug_local_reads) {
     read_local(self, std::move(key), rp); // the seed's local read
     return rp;
   }

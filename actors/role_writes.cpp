@@ -119,6 +119,9 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
   // anywhere waits for an index at or past this one.
   for (auto& p : puts)
     answer_write(st, p.index, p.term, false);
+  for (auto& d : dels) // a known bug (role_config), for the simulation only
+    if (st.cfg.bug_delete_before_apply)
+      answer_write(st, d.index, d.term, true);
 }
 
 // -- client requests -----------------------------------------------------------

@@ -6,7 +6,8 @@
 #   scripts/sim.sh N --first S       seeds S..S+N-1
 #   scripts/sim.sh --seed S          replay seed S, printing every step
 #   scripts/sim.sh N --bugs LIST     with known bugs on (vote_before_durable,
-#                                    commit_old_terms, skip_log_check)
+#                                    commit_old_terms, skip_log_check,
+#                                    local_reads, delete_before_apply)
 #   scripts/sim.sh N --no-durable-check
 #                                    leave out the "durable before reply" check
 #   scripts/sim.sh N --membership M  which seeds join and remove servers:

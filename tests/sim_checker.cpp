@@ -64,8 +64,9 @@ void safety_checker::fail(const char* check, std::string detail) {
     failure_ = violation{check, std::move(detail)};
 }
 
-void safety_checker::restarted(size_t n) {
+void safety_checker::restarted(size_t n, uint64_t applied) {
   nodes_[n] = node_view{};
+  nodes_[n].applied = applied;
 }
 
 void safety_checker::on_step(size_t n, const raft_core& c) {
@@ -215,10 +216,13 @@ void safety_checker::check_applied(size_t n, const log_entry& e) {
 }
 
 void safety_checker::on_acked_write(uint64_t index, const std::string& key,
-                                    const std::string& value) {
-  auto cmd = log_entry{0, index, entry_kind::put, key, value};
+                                    const std::string& value,
+                                    entry_kind kind) {
+  auto cmd = log_entry{0, index, kind, key, value};
   auto [i, added] = acked_.emplace(index, cmd);
-  if (!added && !(i->second.key == key && i->second.value == value))
+  if (!added
+      && !(i->second.key == key && i->second.value == value
+           && i->second.kind == kind))
     return fail(check::acked_writes, "two writes acknowledged at index "
                                        + std::to_string(index) + ": "
                                        + i->second.value + " and " + value);
@@ -232,7 +236,7 @@ void safety_checker::check_ack(uint64_t index) {
     return;
   auto& e = committed_[index - 1].entry;
   auto& want = i->second;
-  if (e.kind != entry_kind::put || e.key != want.key || e.value != want.value)
+  if (e.kind != want.kind || e.key != want.key || e.value != want.value)
     fail(check::acked_writes, "the write " + want.key + "=" + want.value
                                 + " was acknowledged at "
                                 + std::to_string(index) + ", but "
@@ -245,6 +249,17 @@ safety_checker::index_of_value(const std::string& value) const {
   if (i == value_index_.end())
     return std::nullopt;
   return i->second;
+}
+
+bool safety_checker::deleted_since(const std::string& key,
+                                   uint64_t index) const {
+  auto end = std::min<uint64_t>(committed_.size(), applied_.size());
+  for (auto i = std::max<uint64_t>(index, 1); i <= end; ++i) {
+    auto& e = committed_[i - 1].entry;
+    if (e.kind == entry_kind::del && e.key == key)
+      return true;
+  }
+  return false;
 }
 
 std::string safety_checker::key_at(uint64_t index) const {

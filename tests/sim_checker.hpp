@@ -46,6 +46,9 @@ constexpr const char* catch_up = "caught up before joining";
 constexpr const char* change_replies = "membership change replies";
 /// A linearizable read sees every write acknowledged before it began.
 constexpr const char* linearizable_reads = "linearizable reads";
+/// The clients' history is linearizable per key, and stale reads return
+/// nothing from the future (tests/sim_history.hpp).
+constexpr const char* history = "linearizable history";
 /// A vote or an append acknowledgement goes out only once durable (Fig. 2).
 constexpr const char* durable_replies = "durable before reply";
 /// After the faults stop, a leader and progress within a bounded time; a
@@ -73,9 +76,10 @@ public:
 
   // -- what the simulation reports --------------------------------------------
 
-  /// Node `n` restarted: its volatile state (log view, commit, applied
-  /// state machine) starts over from what it loads.
-  void restarted(size_t n);
+  /// Node `n` restarted: its volatile state (log view, commit) starts over
+  /// from what it loads; its state machine holds every entry up to
+  /// `applied` (its durable kv state).
+  void restarted(size_t n, uint64_t applied = 0);
 
   /// After every step of node `n`'s role, with its core as it now is.
   void on_step(size_t n, const raft_core& c);
@@ -83,9 +87,11 @@ public:
   /// Node `n`'s state machine applied `es` (in order).
   void on_applied(size_t n, const std::vector<log_entry>& es);
 
-  /// A client saw `put key value` acknowledged at `index`.
+  /// A client saw `put key value` (or a delete of key) acknowledged at
+  /// `index`.
   void on_acked_write(uint64_t index, const std::string& key,
-                      const std::string& value);
+                      const std::string& value,
+                      entry_kind kind = entry_kind::put);
 
   /// Records a violation found elsewhere (network, clients, liveness).
   void fail(const char* check, std::string detail);
@@ -117,6 +123,9 @@ public:
 
   /// The applied index of the put that wrote `value`, if it was applied.
   std::optional<uint64_t> index_of_value(const std::string& value) const;
+
+  /// Whether a delete of `key` was applied at `index` or later.
+  bool deleted_since(const std::string& key, uint64_t index) const;
 
   /// The key an applied put at `index` wrote ("" if none).
   std::string key_at(uint64_t index) const;

@@ -28,6 +28,7 @@
 #include "storage/kv_store.hpp"
 #include "storage/log_store.hpp"
 #include "tests/sim_checker.hpp"
+#include "tests/sim_history.hpp"
 #include "tests/sim_network.hpp"
 
 using namespace std::chrono_literals;
@@ -42,6 +43,10 @@ constexpr auto write_timeout = 1000ms;
 /// What a client waits: main.cpp gives HTTP requests write_timeout + 1 s.
 constexpr auto client_timeout = write_timeout + 1000ms;
 constexpr size_t key_count = 5;
+/// The history check's search per key: enough for all but a few keys of a
+/// slow cluster's seeds (a dozen long concurrent writes); those count as
+/// undecided (sim_result::history_undecided), not as failures.
+constexpr uint64_t history_steps = 200'000;
 constexpr int max_redirects = 3;
 /// Virtual time that passes, now and then, while messages wait: a step
 /// costs (1 - run_job) * work_quantum on average, so even the slowest
@@ -82,6 +87,39 @@ struct sim_disk {
   /// the disk and still reports failure, as a failed fsync may.
   bool fail_next = false;
   bool fail_after_write = false;
+  /// The key/value state with its applied index (DATA/kv), kept across
+  /// crashes whole, as LevelDB's write batches are.
+  std::shared_ptr<kv_store> kv{make_memory_kv_store()};
+};
+
+/// The kv store of one incarnation: applies only while it runs, so a
+/// crashed node's state machine cannot apply after its successor started.
+class gated_kv_store final : public kv_store {
+public:
+  gated_kv_store(std::shared_ptr<sim_disk> disk, uint64_t inc) :
+    disk_(std::move(disk)), inc_(inc) {
+    // nop
+  }
+
+  uint64_t applied_index() const override {
+    return disk_->kv->applied_index();
+  }
+
+  caf::expected<std::optional<std::string>>
+  get(const std::string& key) override {
+    return disk_->kv->get(key);
+  }
+
+  caf::expected<apply_result>
+  apply(const std::vector<log_entry>& entries) override {
+    if (disk_->writer != inc_)
+      return make_error(errc::storage_failed, "this incarnation crashed");
+    return disk_->kv->apply(entries);
+  }
+
+private:
+  std::shared_ptr<sim_disk> disk_;
+  uint64_t inc_;
 };
 
 /// The memory log store of one incarnation, writing only while it runs.
@@ -276,7 +314,7 @@ struct sim_node {
   bool stuck = false;
 };
 
-enum class op_kind { put, get, join, leave };
+enum class op_kind { put, del, get, join, leave };
 
 /// One client request, followed through redirects.
 struct client_op {
@@ -301,6 +339,11 @@ struct client_op {
   uint64_t min_index = 0;
   /// When the current attempt went out.
   time_point sent;
+  /// For the history (tests/sim_history.hpp): when the first attempt went
+  /// out, when the last was answered, and what that answer means.
+  time_point invoked;
+  time_point completed;
+  history_op::outcome_t outcome = history_op::unknown;
 };
 
 bool is_change(const client_op& op) {
@@ -310,6 +353,7 @@ bool is_change(const client_op& op) {
 std::string describe_op(const client_op& op) {
   switch (op.kind) {
   case op_kind::put: return "put " + op.key + "=" + op.value;
+  case op_kind::del: return "delete " + op.key;
   case op_kind::get: return "get " + op.key;
   case op_kind::join:
     return "join " + label(op.subject)
@@ -319,6 +363,18 @@ std::string describe_op(const client_op& op) {
            + (op.aimed_at_leader ? " (the leader)" : "");
   }
   return "?";
+}
+
+/// The answers that say nothing was proposed (HTTP 503 and 4xx): the write
+/// had no effect. Anything else (outcome_unknown, superseded, a timeout, a
+/// crashed node) may or may not have taken effect.
+bool refused(const caf::error& err) {
+  for (auto code : {errc::no_leader, errc::not_leader, errc::busy,
+                    errc::storage_failed, errc::shutting_down,
+                    errc::bad_request, errc::value_too_large})
+    if (is(err, code))
+      return true;
+  return false;
 }
 
 class cluster;
@@ -347,7 +403,8 @@ private:
   void start_node(size_t n);
   role_config make_role_config(size_t n);
   std::unique_ptr<raft_core> make_core(size_t n, const hard_state& hs,
-                                       const std::vector<log_entry>& log);
+                                       const std::vector<log_entry>& log,
+                                       uint64_t applied);
   void own_node_actors(size_t n);
   void crash(size_t n, const char* why);
   void crash_if_doomed();
@@ -394,11 +451,15 @@ private:
   // -- clients ----------------------------------------------------------------
   void issue(caf::event_based_actor* self, size_t id);
   void on_put_ok(size_t id, uint64_t index);
+  void on_del_ok(size_t id, uint64_t index, bool found);
+  void on_write_ok(size_t id, uint64_t index, entry_kind kind);
   void on_get_ok(size_t id, bool found, const std::string& value);
   void on_op_error(caf::event_based_actor* self, size_t id,
                    const caf::error& err);
   bool may_stay_silent(const client_op& op) const;
   void check_reads();
+  std::vector<history_op> history() const;
+  void check_history();
 
   // -- running ----------------------------------------------------------------
   std::string describe_scenario() const;
@@ -426,6 +487,9 @@ private:
 
   sim_options opts_;
   std::mt19937_64 rng_;
+  /// Turns some puts into deletes; apart from rng_, so that the scenario,
+  /// faults and requests a seed draws stay as they were before deletes.
+  std::mt19937_64 del_rng_;
   scenario sc_;
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
@@ -455,6 +519,7 @@ private:
   std::optional<size_t> doomed_;
   time_point doom_deadline_;
   uint64_t crashes_ = 0;
+  size_t undecided_ = 0;
   uint64_t max_term_ = 0;
   /// The membership change in flight (one at a time, as the role allows),
   /// and the one made after the faults stopped.
@@ -482,7 +547,8 @@ private:
 };
 
 cluster::cluster(const sim_options& opts) :
-  opts_(opts), rng_(opts.seed), sc_(draw_scenario(rng_, opts)),
+  opts_(opts), rng_(opts.seed), del_rng_(opts.seed ^ 0x64656c6574657321ull),
+  sc_(draw_scenario(rng_, opts)),
   checker_(sc_.nodes + sc_.spares), nodes_(sc_.nodes + sc_.spares) {
   cfg_.set("scheduler.policy", caf::atom("testing"));
   cfg_.set("logger.file-verbosity", caf::atom("quiet"));
@@ -565,6 +631,8 @@ role_config cluster::make_role_config(size_t n) {
   rc.max_inflight = sc_.max_inflight;
   rc.catch_up_timeout = catch_up_timeout;
   rc.bug_vote_before_durable = opts_.bugs.vote_before_durable;
+  rc.bug_local_reads = opts_.bugs.local_reads;
+  rc.bug_delete_before_apply = opts_.bugs.delete_before_apply;
   rc.observer.on_step = [this, n, inc](const raft_core& c) {
     on_step(n, inc, c);
   };
@@ -599,7 +667,8 @@ void cluster::start_node(size_t n) {
   std::vector<log_entry> log;
   if (auto err = store->load(hs, log))
     return checker_.fail(check::liveness, label(n) + " cannot load its log");
-  checker_.restarted(n);
+  auto applied = nd.disk->kv->applied_index();
+  checker_.restarted(n, applied);
   nd.role_now = role_kind::follower;
   nd.term = hs.term;
   nd.leader.clear();
@@ -609,30 +678,32 @@ void cluster::start_node(size_t n) {
   nd.stuck = false;
   nd.persister = spawn_persister(*sys_, store, false);
   nd.sm = spawn_state_machine(
-    *sys_, std::shared_ptr<kv_store>{make_memory_kv_store()}, false);
+    *sys_, std::make_shared<gated_kv_store>(nd.disk, nd.inc), false);
   nd.connector = net_->spawn_connector(n, nd.inc);
-  nd.role = spawn_raft_role(*sys_, make_role_config(n), make_core(n, hs, log),
-                            nd.persister, nd.sm, 0, false);
+  nd.role = spawn_raft_role(*sys_, make_role_config(n),
+                            make_core(n, hs, log, applied), nd.persister,
+                            nd.sm, applied, false);
   nd.up = true;
   net_->node_up(n, nd.inc, nd.role);
   own_node_actors(n);
   trace("start " + nd.name + "." + std::to_string(nd.inc) + " from disk: term "
         + std::to_string(hs.term) + ", vote '" + hs.voted_for + "', "
-        + std::to_string(log.size()) + " entries");
+        + std::to_string(log.size()) + " entries, applied "
+        + std::to_string(applied));
 }
 
-/// The core as main.cpp builds it, from the disk alone (applied index 0:
-/// the memory state machine starts empty and applies the log again).
+/// The core as main.cpp builds it, from the disk: its log, and the kv
+/// state's applied index (entries up to it are not applied again).
 std::unique_ptr<raft_core>
 cluster::make_core(size_t n, const hard_state& hs,
-                   const std::vector<log_entry>& log) {
+                   const std::vector<log_entry>& log, uint64_t applied) {
   core_config cc;
   cc.id = nodes_[n].name;
   cc.seed = rng_();
   cc.election_ticks = sc_.election_ticks;
   cc.bugs.commit_old_terms = opts_.bugs.commit_old_terms;
   cc.bugs.skip_log_check = opts_.bugs.skip_log_check;
-  return std::make_unique<raft_core>(cc, hs, log, 0);
+  return std::make_unique<raft_core>(cc, hs, log, applied);
 }
 
 /// Its role, persister, state machine, connector, and the replicators the
@@ -1210,7 +1281,10 @@ void cluster::on_client_timer(caf::event_based_actor* self) {
   op.target = *n;
   op.key = "k" + std::to_string(rng_() % key_count);
   op.kind = coin(0.6) ? op_kind::put : op_kind::get;
-  if (op.kind == op_kind::put) {
+  if (op.kind == op_kind::put
+      && std::uniform_real_distribution<double>{0, 1}(del_rng_) < 0.2) {
+    op.kind = op_kind::del;
+  } else if (op.kind == op_kind::put) {
     op.value = "v" + std::to_string(ops_.size());
   } else {
     op.mode = coin(0.9) ? read_mode::linearizable : read_mode::stale;
@@ -1225,6 +1299,8 @@ void cluster::issue(caf::event_based_actor* self, size_t id) {
   auto& nd = nodes_[op.target];
   op.target_inc = nd.inc;
   op.sent = sched_->clock().now();
+  if (op.redirects == 0)
+    op.invoked = op.sent;
   trace("client " + std::to_string(id) + ": " + describe_op(op) + " at "
         + nd.name);
   auto on_err = [=](caf::error& err) {
@@ -1234,6 +1310,12 @@ void cluster::issue(caf::event_based_actor* self, size_t id) {
   case op_kind::put:
     self->request(nd.role, client_timeout, atom::put::value, op.key, op.value)
       .then([=](uint64_t index) { on_put_ok(id, index); }, on_err);
+    break;
+  case op_kind::del:
+    self->request(nd.role, client_timeout, atom::del::value, op.key)
+      .then(
+        [=](uint64_t index, bool found) { on_del_ok(id, index, found); },
+        on_err);
     break;
   case op_kind::get:
     self->request(nd.role, client_timeout, atom::get::value, op.key, op.mode)
@@ -1254,14 +1336,27 @@ void cluster::issue(caf::event_based_actor* self, size_t id) {
 }
 
 void cluster::on_put_ok(size_t id, uint64_t index) {
+  trace("client " + std::to_string(id) + ": acknowledged at "
+        + std::to_string(index));
+  on_write_ok(id, index, entry_kind::put);
+}
+
+void cluster::on_del_ok(size_t id, uint64_t index, bool found) {
+  ops_[id].found = found;
+  trace("client " + std::to_string(id) + ": acknowledged at "
+        + std::to_string(index) + (found ? ", existed" : ", was absent"));
+  on_write_ok(id, index, entry_kind::del);
+}
+
+void cluster::on_write_ok(size_t id, uint64_t index, entry_kind kind) {
   auto& op = ops_[id];
   op.done = op.ok = true;
+  op.outcome = history_op::ok;
+  op.completed = sched_->clock().now();
   op.index = index;
   auto& best = key_acked_[op.key];
   best = std::max(best, index);
-  trace("client " + std::to_string(id) + ": acknowledged at "
-        + std::to_string(index));
-  checker_.on_acked_write(index, op.key, op.value);
+  checker_.on_acked_write(index, op.key, op.value, kind);
   acks_.emplace_back(sched_->clock().now(), checker_.acked_max());
   if (calm_ && id >= calm_first_op_ && catch_up_target_ == 0)
     catch_up_target_ = std::max(index, checker_.acked_max());
@@ -1270,6 +1365,8 @@ void cluster::on_put_ok(size_t id, uint64_t index) {
 void cluster::on_get_ok(size_t id, bool found, const std::string& value) {
   auto& op = ops_[id];
   op.done = op.ok = true;
+  op.outcome = history_op::ok;
+  op.completed = sched_->clock().now();
   op.found = found;
   op.read_value = value;
   trace("client " + std::to_string(id) + ": read "
@@ -1291,6 +1388,8 @@ void cluster::on_op_error(caf::event_based_actor* self, size_t id,
     }
   }
   op.done = true;
+  op.completed = sched_->clock().now();
+  op.outcome = refused(err) ? history_op::failed : history_op::unknown;
   check_change_reply(op, err);
   if (op.kind == op_kind::join && nodes_[op.subject].stuck
       && err != caf::sec::request_timeout)
@@ -1347,7 +1446,7 @@ void cluster::check_reads() {
       continue;
     auto what = "read " + std::to_string(id) + " of " + op.key;
     if (!op.found) {
-      if (op.min_index > 0)
+      if (op.min_index > 0 && !checker_.deleted_since(op.key, op.min_index))
         checker_.fail(check::linearizable_reads,
                       what + " found nothing after a write at "
                         + std::to_string(op.min_index) + " was acknowledged");
@@ -1364,6 +1463,47 @@ void cluster::check_reads() {
                       + " after the one at " + std::to_string(op.min_index)
                       + " was acknowledged");
   }
+}
+
+/// The client requests on keys as the history checker sees them; times in
+/// virtual microseconds. A request still unanswered at the end is unknown.
+std::vector<history_op> cluster::history() const {
+  std::vector<history_op> out;
+  auto us = [&](time_point t) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(t - start_)
+      .count();
+  };
+  for (size_t id = 0; id < ops_.size(); ++id) {
+    auto& op = ops_[id];
+    if (is_change(op))
+      continue;
+    history_op h;
+    h.id = id;
+    h.key = op.key;
+    h.kind = op.kind == op_kind::put   ? history_op::put
+             : op.kind == op_kind::del ? history_op::del
+             : op.mode == read_mode::stale ? history_op::stale_read
+                                           : history_op::read;
+    h.value = op.kind == op_kind::get ? op.read_value : op.value;
+    h.found = op.found;
+    h.outcome = op.done ? op.outcome : history_op::unknown;
+    h.invoke = us(op.invoked);
+    h.complete = us(op.completed);
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+/// Every key's history is linearizable, and stale reads return nothing
+/// from the future (tests/sim_history.hpp).
+void cluster::check_history() {
+  if (!opts_.check_history)
+    return;
+  auto h = history();
+  if (opts_.history_out)
+    write_history(*opts_.history_out, h);
+  if (auto f = raftd::sim::check_history(h, history_steps, undecided_))
+    checker_.fail(check::history, "key " + f->key + ": " + f->detail);
 }
 
 // -- running ------------------------------------------------------------------
@@ -1583,7 +1723,10 @@ sim_result cluster::run() {
   }
   if (!checker_.failure()) {
     checker_.finish();
-    check_reads();
+    if (opts_.check_reads)
+      check_reads();
+    if (!checker_.failure())
+      check_history();
     note_failure();
   }
   auto r = result();
@@ -1613,6 +1756,7 @@ sim_result cluster::result() {
   }
   r.fingerprint = fingerprint_ ^ step_;
   r.crashes = crashes_;
+  r.history_undecided = undecided_;
   r.acked_writes = checker_.acked_count();
   r.reads = static_cast<uint64_t>(
     std::count_if(ops_.begin(), ops_.end(),
@@ -1717,6 +1861,10 @@ bool parse_bugs(const std::string& names, bug_switches& out) {
       out.commit_old_terms = true;
     else if (name == "skip_log_check")
       out.skip_log_check = true;
+    else if (name == "local_reads")
+      out.local_reads = true;
+    else if (name == "delete_before_apply")
+      out.delete_before_apply = true;
     else if (!name.empty() && name != "none")
       return false;
   }

@@ -2,7 +2,8 @@
 // Deterministic cluster simulation: 3 or 5 nodes, each with its real role,
 // persister, replicators and state machine, all in one CAF test_coordinator.
 // Peers talk through the fault-injecting network (tests/sim_network.hpp);
-// clients write and read throughout; the safety checks
+// clients write, delete and read throughout (their history is checked for
+// linearizability at the end, tests/sim_history.hpp); the safety checks
 // (tests/sim_checker.hpp) run after every step. All randomness comes from
 // one seed, so a seed replays its run exactly.
 //
@@ -13,8 +14,10 @@
 // reorders), how often faults strike, replication limits, election timeout,
 // each node's clock (up to 10% off).
 //
-// Faults: crash a node (its disk keeps only what its persister wrote; the
-// memory kv starts empty) and restart it later; crash it just as its
+// Faults: crash a node (its disk keeps only what its persister wrote, and
+// its kv state every batch its state machine applied, as LevelDB's would;
+// it restarts from that applied index, as the daemon does) and restart it
+// later; crash it just as its
 // persister has a write queued; partition nodes (symmetric, one-way, with
 // or without breaking connections); pause a node (SIGSTOP: its role, its
 // persister, state machine and every replicator its role spawned stop;
@@ -53,6 +56,12 @@ struct bug_switches {
   bool commit_old_terms = false;
   /// Accept appends without the §5.3 consistency check.
   bool skip_log_check = false;
+  /// Answer linearizable reads from the local state machine, without
+  /// ReadIndex (role_config).
+  bool local_reads = false;
+  /// Answer a delete at its commit, before it is applied, with found = true
+  /// (role_config).
+  bool delete_before_apply = false;
 };
 
 /// Which seeds change membership.
@@ -66,8 +75,9 @@ enum class membership_mode {
 /// Parses "off", "half", "all"; false if unknown.
 bool parse_membership(const std::string& name, membership_mode& out);
 
-/// Parses "vote_before_durable", "commit_old_terms", "skip_log_check"
-/// (comma-separated); false if a name is unknown.
+/// Parses "vote_before_durable", "commit_old_terms", "skip_log_check",
+/// "local_reads", "delete_before_apply" (comma-separated); false if a name
+/// is unknown.
 bool parse_bugs(const std::string& names, bug_switches& out);
 
 struct sim_options {
@@ -77,6 +87,11 @@ struct sim_options {
   /// replies against the voter's and follower's disk).
   bool check_durable_replies = true;
   membership_mode membership = membership_mode::half;
+  /// Check linearizable reads against acknowledged writes by log index
+  /// (check::linearizable_reads), and the clients' whole history per key
+  /// with a linearizability checker (check::history).
+  bool check_reads = true;
+  bool check_history = true;
   /// Check that a committed leave is answered as a success. Off by
   /// default: the removal of the leader is answered "outcome unknown"
   /// (a known finding, see check_change_reply in sim_cluster.cpp).
@@ -98,6 +113,9 @@ struct sim_options {
   std::chrono::milliseconds liveness_bound{10000};
   /// Stops a run that takes more steps (a guard against a busy loop).
   uint64_t max_steps = 2'000'000;
+  /// Writes the client history as JSON lines (tests/lin/checker.py reads
+  /// them) to `history_out` if not null.
+  std::ostream* history_out = nullptr;
   /// Prints every step, fault and role change to `trace` if not null.
   std::ostream* trace = nullptr;
 };
@@ -119,6 +137,8 @@ struct sim_result {
   uint64_t acked_writes = 0;
   uint64_t reads = 0;
   uint64_t max_term = 0;
+  /// Keys whose history the checker could not decide within its budget.
+  uint64_t history_undecided = 0;
   uint64_t messages_dropped = 0;
   /// Membership changes that committed, and joins refused because the new
   /// server did not catch up.
