@@ -136,10 +136,10 @@ std::string check_known_fields(const json& j) {
   for (auto& field : j.items()) {
     auto& key = field.key();
     if (key != name_field && key != conn_field && key != raft_field)
-      // dump() quotes and escapes it, so the error stays on one line.
+      // dump() quotes and escapes it, with ensure_ascii so the error is
+      // printable ASCII on one line, as parse_detail's is.
       return "unknown field "
-             + json(key).dump(-1, ' ', false,
-                              json::error_handler_t::replace);
+             + json(key).dump(-1, ' ', true, json::error_handler_t::replace);
   }
   return {};
 }

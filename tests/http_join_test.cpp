@@ -1,6 +1,7 @@
 #define CAF_SUITE http.join
 #include <caf/test/dsl.hpp>
 
+#include <cstring>
 #include <string>
 
 #include "http/join.hpp"
@@ -97,6 +98,25 @@ CAF_TEST(json syntax errors are one line) {
     CAF_CHECK_EQUAL(error.rfind("malformed JSON: ", 0), 0u);
     for (auto c : error)
       CAF_CHECK(c >= ' ' && c <= '~'); // printable ASCII: one clean line
+  }
+}
+
+// Found by fuzz/http_join_fuzz.cpp: an unknown field's name was echoed with
+// DEL and non-ASCII bytes as they came; now it is escaped like the rest.
+CAF_TEST(an unknown field is echoed in printable ASCII) {
+  bad_case cases[] = {
+    {"{\"a\x7f\":1}", R"(unknown field "a\u007f")"},
+    {"{\"\xc3\xa9\":1}", R"(unknown field "\u00e9")"},
+    {"{\"\xff\":1}", "malformed JSON: "},
+  };
+  for (auto& c : cases) {
+    member m;
+    std::string error;
+    CAF_CHECK(!parse_join_request(c.body, m, error));
+    CAF_MESSAGE(error);
+    CAF_CHECK_EQUAL(error.compare(0, strlen(c.error), c.error), 0);
+    for (auto ch : error)
+      CAF_CHECK(ch >= ' ' && ch <= '~');
   }
 }
 
