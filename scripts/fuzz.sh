@@ -87,11 +87,14 @@ run_one() {
 }
 
 if [[ "$target" == "all" ]]; then
-  failed=0
+  result=0 # a failure wins over a skip (77)
   for t in "${all_targets[@]}"; do
-    run_one "$t" || failed=$?
+    rc=0
+    run_one "$t" || rc=$?
+    if [[ $rc -ne 0 && $rc -ne 77 ]]; then result=1; fi
+    if [[ $rc -eq 77 && $result -eq 0 ]]; then result=77; fi
   done
-  exit $failed
+  exit $result
 fi
 if [[ ! -d "fuzz/corpus/$target" ]]; then
   echo "fuzz: unknown target $target (${all_targets[*]})" >&2
