@@ -146,7 +146,7 @@ std::string check_known_fields(const json& j) {
 
 /// The parser's own message without its "[json.exception...] " prefix,
 /// shortened, with bytes outside printable ASCII (echoed input) as '?'.
-std::string parse_detail(const json::parse_error& e) {
+std::string parse_detail(const json::exception& e) {
   std::string_view what = e.what();
   if (auto end = what.find("] "); end != std::string_view::npos)
     what.remove_prefix(end + 2);
@@ -160,7 +160,9 @@ std::string parse_detail(const json::parse_error& e) {
 bool parse_object(std::string_view body, json& j, std::string& error) {
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number past double's range ("1e400") throws
+    // out_of_range, which must not escape to the acceptor either.
     error = "malformed JSON: " + parse_detail(e);
     return false;
   }

@@ -102,12 +102,18 @@ CAF_TEST(json syntax errors are one line) {
 }
 
 // Found by fuzz/http_join_fuzz.cpp: an unknown field's name was echoed with
-// DEL and non-ASCII bytes as they came; now it is escaped like the rest.
-CAF_TEST(an unknown field is echoed in printable ASCII) {
+// DEL and non-ASCII bytes as they came; now it is escaped like the rest. And
+// every error from the JSON library is a 400, not an exception.
+CAF_TEST(join errors are one line of printable ASCII) {
   bad_case cases[] = {
     {"{\"a\x7f\":1}", R"(unknown field "a\u007f")"},
     {"{\"\xc3\xa9\":1}", R"(unknown field "\u00e9")"},
     {"{\"\xff\":1}", "malformed JSON: "},
+    // A number past double's range threw out_of_range, not parse_error: it
+    // escaped parse_join_request (and would have ended the acceptor).
+    {"1e400", "malformed JSON: number overflow parsing '1e400'"},
+    {R"({"name":"n","connectionString":"http://h:1","x":-1E999})",
+     "malformed JSON: number overflow"},
   };
   for (auto& c : cases) {
     member m;
