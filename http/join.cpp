@@ -119,17 +119,17 @@ std::string check_known_fields(const json& j) {
   for (auto& field : j.items()) {
     auto& key = field.key();
     if (key != name_field && key != conn_field && key != raft_field)
-      // dump() quotes and escapes it, so the error stays on one line.
+      // dump() quotes and escapes it, with ensure_ascii so the error is
+      // printable ASCII on one line, as parse_detail's is.
       return "unknown field "
-             + json(key).dump(-1, ' ', false,
-                              json::error_handler_t::replace);
+             + json(key).dump(-1, ' ', true, json::error_handler_t::replace);
   }
   return {};
 }
 
 /// The parser's own message without its "[json.exception...] " prefix,
 /// shortened, with bytes outside printable ASCII (echoed input) as '?'.
-std::string parse_detail(const json::parse_error& e) {
+std::string parse_detail(const json::exception& e) {
   std::string_view what = e.what();
   if (auto end = what.find("] "); end != std::string_view::npos)
     what.remove_prefix(end + 2);
@@ -143,7 +143,9 @@ std::string parse_detail(const json::parse_error& e) {
 bool parse_object(std::string_view body, json& j, std::string& error) {
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number past double's range ("1e400") throws
+    // out_of_range, which must not escape to the acceptor either.
     error = "malformed JSON: " + parse_detail(e);
     return false;
   }

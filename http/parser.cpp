@@ -97,6 +97,9 @@ struct request_parser::impl {
   // ends the head: the first body call starts with it.
   bool head_lf_due = false;
   bool continue_due = false;   // take_continue() answers true once
+  // With body_too_large: the first body byte past the limit, in the input of
+  // the execute() call that found it.
+  const char* overflow_at = nullptr;
   parse_error err;
 
   explicit impl(parser_limits lim) : limits(lim) {
@@ -172,6 +175,7 @@ struct request_parser::impl {
   static int on_body(http_parser* p, const char* at, size_t n) {
     auto& s = self(p);
     if (s.cur.body.size() + n > s.limits.max_body_bytes) {
+      s.overflow_at = at + (s.limits.max_body_bytes - s.cur.body.size());
       s.ev = event::body_too_large;
       return 1; // HPE_CB_body: stop here
     }
@@ -293,9 +297,23 @@ bool request_parser::impl::step(const char* data, size_t size, size_t& used,
   size_t skip = 0;
   if (body && head_lf_due) {
     head_lf_due = false;
-    skip = used > 0 && data[0] == '\n' ? 1 : 0;
+    // Built without HTTP_PARSER_STRICT, libhttp-parser takes any byte here
+    // for the LF: "\r\n\rX" ends the head and X is lost, where the framing
+    // check would read X as body. Only LF may end the head.
+    if (used > 0 && data[0] != '\n') {
+      fail(400, "malformed request: CR without LF after the headers");
+      return false;
+    }
+    skip = used > 0 ? 1 : 0;
   }
-  if (body && chunked && !chunks.feed(data + skip, used - skip)) {
+  // A body over the limit: the framing is checked only up to the byte that
+  // passed it. libhttp-parser calls on_body for a chunk's data when it sees
+  // the chunk end or the end of the input, so how far past that byte it read
+  // depends on how the stream was split; the answer must not (400 or 413).
+  size_t checked = used - skip;
+  if (ev == event::body_too_large)
+    checked = static_cast<size_t>(overflow_at - (data + skip));
+  if (body && chunked && !chunks.feed(data + skip, checked)) {
     fail(400, "malformed request: bad chunk framing");
     return false;
   }

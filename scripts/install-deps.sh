@@ -5,7 +5,8 @@
 set -euo pipefail
 
 pkgs=(g++ cmake make pkg-config libcaf-dev libleveldb-dev nlohmann-json3-dev
-      libhttp-parser-dev libgoogle-perftools-dev curl ccache python3 iproute2 procps)
+      libhttp-parser-dev libgoogle-perftools-dev curl ccache python3 iproute2 procps
+      clang-14 libclang-rt-14-dev) # clang: the libFuzzer targets (fuzz/)
 if [[ "${1:-}" == "--bench" ]]; then pkgs+=(wrk etcd-server etcd-client); fi
 
 missing=()

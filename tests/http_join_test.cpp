@@ -1,6 +1,7 @@
 #define CAF_SUITE http.join
 #include <caf/test/dsl.hpp>
 
+#include <cstring>
 #include <string>
 
 #include "http/join.hpp"
@@ -97,6 +98,31 @@ CAF_TEST(json syntax errors are one line) {
     CAF_CHECK_EQUAL(error.rfind("malformed JSON: ", 0), 0u);
     for (auto c : error)
       CAF_CHECK(c >= ' ' && c <= '~'); // printable ASCII: one clean line
+  }
+}
+
+// Found by fuzz/http_join_fuzz.cpp: an unknown field's name was echoed with
+// DEL and non-ASCII bytes as they came; now it is escaped like the rest. And
+// every error from the JSON library is a 400, not an exception.
+CAF_TEST(join errors are one line of printable ASCII) {
+  bad_case cases[] = {
+    {"{\"a\x7f\":1}", R"(unknown field "a\u007f")"},
+    {"{\"\xc3\xa9\":1}", R"(unknown field "\u00e9")"},
+    {"{\"\xff\":1}", "malformed JSON: "},
+    // A number past double's range threw out_of_range, not parse_error: it
+    // escaped parse_join_request (and would have ended the acceptor).
+    {"1e400", "malformed JSON: number overflow parsing '1e400'"},
+    {R"({"name":"n","connectionString":"http://h:1","x":-1E999})",
+     "malformed JSON: number overflow"},
+  };
+  for (auto& c : cases) {
+    member m;
+    std::string error;
+    CAF_CHECK(!parse_join_request(c.body, m, error));
+    CAF_MESSAGE(error);
+    CAF_CHECK_EQUAL(error.compare(0, strlen(c.error), c.error), 0);
+    for (auto ch : error)
+      CAF_CHECK(ch >= ' ' && ch <= '~');
   }
 }
 
