@@ -27,7 +27,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ $# -lt 2 ]]; then
-  sed -n '2,15p' "$0" >&2
+  sed -n '2,14p' "$0" >&2
   exit 2
 fi
 target=$1
