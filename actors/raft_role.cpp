@@ -13,6 +13,11 @@ namespace raftd {
 
 namespace role {
 
+uint64_t ticks_of(const role_state& st, std::chrono::milliseconds d) {
+  auto tick = std::max<int64_t>(1, st.cfg.tick_interval.count());
+  return std::max<int64_t>(1, d.count() / tick);
+}
+
 void log_role_change(role_state& st) {
   auto& c = *st.core;
   if (c.role() == role_kind::leader)
@@ -156,9 +161,7 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
   st.persister = std::move(persister);
   st.sm = std::move(sm);
   st.applied_index = applied_index;
-  auto tick_ms = std::max<int64_t>(1, st.cfg.tick_interval.count());
-  st.write_timeout_ticks = std::max<int64_t>(1, st.cfg.write_timeout.count()
-                                                  / tick_ms);
+  st.write_timeout_ticks = ticks_of(st, st.cfg.write_timeout);
   if (bootstrap && st.core->last_index() == 0) {
     effects e;
     st.core->bootstrap(st.cfg.self, e);

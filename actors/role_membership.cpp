@@ -12,11 +12,6 @@ namespace raftd::role {
 
 // -- membership (thesis ch. 4) ------------------------------------------------
 
-uint64_t ticks_of(const role_state& st, std::chrono::milliseconds d) {
-  auto tick = std::max<int64_t>(1, st.cfg.tick_interval.count());
-  return std::max<int64_t>(1, d.count() / tick);
-}
-
 /// Why a membership change cannot start now, if it cannot.
 caf::error change_blocked(const role_state& st) {
   // Ongaro's fix to single-server changes (raft-dev, 2015; the thesis's

@@ -21,9 +21,7 @@ namespace {
 
 /// Ticks from now until the next try.
 uint64_t retry_at(const role_state& st) {
-  auto tick = std::max<int64_t>(1, st.cfg.tick_interval.count());
-  return st.now_tick
-         + std::max<int64_t>(1, st.cfg.storage_retry.count() / tick);
+  return st.now_tick + ticks_of(st, st.cfg.storage_retry);
 }
 
 /// Everything waiting on this node's Raft state ends now: writes may be on

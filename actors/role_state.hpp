@@ -171,6 +171,9 @@ using role_ptr = role_actor::stateful_pointer<role_state>;
 
 // -- raft_role.cpp -------------------------------------------------------------
 
+/// `d` in role ticks, at least one.
+uint64_t ticks_of(const role_state& st, std::chrono::milliseconds d);
+
 /// Runs what a call into the core asks for; `reply` goes out once every
 /// write issued so far is durable.
 void handle_effects(role_ptr self, effects& e, after_fn reply = {});
