@@ -167,44 +167,121 @@ typename Inspector::result_type inspect(Inspector& f, append_response& x) {
 
 // -- inside one node: persister and state machine -------------------------
 
-/// One durable write: `state` (if `has_state`), then the log truncated at
-/// `truncate_from` (if nonzero), then `entries` appended. All or nothing.
+/// One durable write: `state` (if `has_state`), then the compacted prefix
+/// moved up to (`compact_to`, `compact_term`) (if nonzero; entries at or
+/// below it are dropped), then the log truncated at `truncate_from` (if
+/// nonzero), then `entries` appended. All or nothing.
 struct persist_batch {
   bool has_state = false;
   hard_state state;
   uint64_t truncate_from = 0;
   std::vector<log_entry> entries;
+  uint64_t compact_to = 0;
+  uint64_t compact_term = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, persist_batch& x) {
   return f(caf::meta::type_name("persist_batch"), x.has_state, x.state,
-           x.truncate_from, x.entries);
+           x.truncate_from, x.entries, x.compact_to, x.compact_term);
 }
 
-/// What the log holds durably, read back after the persister reopened its
-/// store (a disk that failed and recovered): the role rebuilds its core from
-/// it.
+/// What the log holds durably: the hard state, the compacted prefix's last
+/// index and term (0, 0: nothing compacted) and the entries after it.
+/// Read at start, and after the persister reopened its store (a disk that
+/// failed and recovered): the role rebuilds its core from it.
 struct durable_log {
   hard_state state;
+  uint64_t prefix_index = 0;
+  uint64_t prefix_term = 0;
   std::vector<log_entry> entries;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, durable_log& x) {
-  return f(caf::meta::type_name("durable_log"), x.state, x.entries);
+  return f(caf::meta::type_name("durable_log"), x.state, x.prefix_index,
+           x.prefix_term, x.entries);
+}
+
+/// What a snapshot is (§7, thesis ch. 5): the key/value state after every
+/// entry up to `index` (of `term`) was applied, and the configuration in
+/// force at that index (thesis §4.1): the latest configuration entry at or
+/// below it, its index and its encoded members (0 and "": none yet).
+struct snapshot_meta {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  uint64_t config_index = 0;
+  std::string config;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_meta& x) {
+  return f(caf::meta::type_name("snapshot_meta"), x.index, x.term,
+           x.config_index, x.config);
+}
+
+inline bool operator==(const snapshot_meta& a, const snapshot_meta& b) {
+  return a.index == b.index && a.term == b.term
+         && a.config_index == b.config_index && a.config == b.config;
 }
 
 /// The outcome of applying one batch: `found[i]` tells, for a delete at
 /// entry i, whether its key existed before (DELETE's 404); 0 for the rest.
+/// `durable` is the snapshot the state machine's store holds durably (a
+/// synced write covered it): the log at or below `durable.index` may go.
 struct apply_result {
   uint64_t applied_index = 0;
   std::vector<uint8_t> found;
+  snapshot_meta durable;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, apply_result& x) {
-  return f(caf::meta::type_name("apply_result"), x.applied_index, x.found);
+  return f(caf::meta::type_name("apply_result"), x.applied_index, x.found,
+           x.durable);
+}
+
+// -- InstallSnapshot (§7; thesis §5.3), streamed in chunks ---------------------
+
+/// One chunk of a leader's key/value state. Chunk `seq` follows chunk
+/// seq - 1 of the same snapshot (same `meta.index` and `meta.term`); keys
+/// ascend across the whole stream. The last chunk carries the totals over
+/// every pair sent: `count` and `checksum` (storage/snapshot.hpp), checked by
+/// the follower before it switches to the new state.
+struct snapshot_chunk {
+  uint64_t term = 0; ///< The leader's term.
+  node_name leader;
+  node_name to; ///< The follower this is meant for (see vote_request).
+  snapshot_meta meta;
+  uint64_t seq = 0;
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  bool last = false;
+  uint64_t count = 0;
+  uint64_t checksum = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_chunk& x) {
+  return f(caf::meta::type_name("snapshot_chunk"), x.term, x.leader, x.to,
+           x.meta, x.seq, x.keys, x.values, x.last, x.count, x.checksum);
+}
+
+/// The follower's answer to a chunk. `next_seq` is the chunk it wants next
+/// of that snapshot (0: start over). `done`: the snapshot is installed, and
+/// this follower's log continues from `meta.index` + 1.
+struct install_response {
+  uint64_t term = 0;
+  node_name follower;
+  bool ok = false;
+  uint64_t next_seq = 0;
+  bool done = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, install_response& x) {
+  return f(caf::meta::type_name("install_response"), x.term, x.follower, x.ok,
+           x.next_seq, x.done);
 }
 
 // -- client-facing -----------------------------------------------------------
@@ -243,13 +320,23 @@ struct node_status {
   /// Why this node cannot write to its disk ("" while it can). Meanwhile it
   /// takes no part in Raft and serves stale reads only.
   std::string storage_error;
+  /// The durable snapshot (index, term) and the first index the log holds.
+  uint64_t snapshot_index = 0;
+  uint64_t snapshot_term = 0;
+  uint64_t first_index = 1;
+  /// Snapshots this node installed from a leader, and sent to followers,
+  /// since it started.
+  uint64_t snapshots_installed = 0;
+  uint64_t snapshots_sent = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.name, x.state, x.term,
            x.leader, x.leader_http, x.commit_index, x.applied_index,
-           x.last_index, x.members, x.storage_error);
+           x.last_index, x.members, x.storage_error, x.snapshot_index,
+           x.snapshot_term, x.first_index, x.snapshots_installed,
+           x.snapshots_sent);
 }
 
 } // namespace raftd

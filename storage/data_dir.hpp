@@ -4,7 +4,15 @@
 //   DATA/name  7 lowercase hex characters, no newline, mode 0644: the node's
 //              name, made once from std::random_device and kept
 //   DATA/log/  the Raft log and hard state (log_store.hpp)
-//   DATA/kv/   the applied key/value state (kv_store.hpp)
+//   DATA/kv/   the applied key/value state (kv_store.hpp), until a snapshot
+//              from a leader replaces it:
+//   DATA/kv.N/ the key/value state after the N-th installed snapshot
+//   DATA/kv-current  the name of the live kv directory ("kv.N", no
+//              newline), replaced by rename (then a directory fsync): the
+//              one atomic step of an install. Absent: "kv".
+//
+// At open, a kv directory that kv-current does not name is what an
+// interrupted install (or the switch away from it) left, and is removed.
 //
 // Nothing in an existing directory is ever overwritten or created: a
 // directory that is not a complete raftd data directory is refused with a
@@ -18,6 +26,7 @@
 #include "messages/types.hpp"
 #include "storage/kv_store.hpp"
 #include "storage/log_store.hpp"
+#include "storage/snapshot.hpp"
 
 namespace raftd {
 
@@ -56,5 +65,12 @@ caf::expected<data_dir> open_data_dir(const std::string& path);
 /// recovered). Never creates one.
 caf::expected<std::unique_ptr<log_store>> reopen_log(const std::string& path);
 caf::expected<std::unique_ptr<kv_store>> reopen_kv(const std::string& path);
+
+/// Starts installing a snapshot into a new kv directory of the data
+/// directory at `path` (storage/snapshot.hpp): DATA/kv.N for the next N.
+/// `finish` switches kv-current to it; `discard_old` removes the directory
+/// it replaced.
+caf::expected<std::unique_ptr<kv_install>>
+begin_kv_install(const std::string& path, snapshot_meta meta);
 
 } // namespace raftd

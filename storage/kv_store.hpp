@@ -22,6 +22,7 @@
 // that cannot be ruled out, sync the kv writes (WriteOptions::sync).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,7 @@
 #include <caf/expected.hpp>
 
 #include "messages/types.hpp"
+#include "storage/snapshot.hpp"
 
 namespace leveldb {
 class Env;
@@ -72,6 +74,25 @@ public:
   /// `applied_index` is the applied index after the batch.
   virtual caf::expected<apply_result>
   apply(const std::vector<log_entry>& entries) = 0;
+
+  // -- snapshots (§7): the store *is* the snapshot ---------------------------
+
+  /// What the applied state is as a snapshot: index = applied_index(), the
+  /// term of that entry, and the latest configuration entry applied. Stored
+  /// in the same write batch as the values it describes.
+  virtual snapshot_meta meta() const = 0;
+
+  /// The snapshot known durable: covered by the last synced write (0: none
+  /// yet). A restart finds at least this much.
+  virtual snapshot_meta durable() const = 0;
+
+  /// Makes everything applied so far durable in one synced write; then
+  /// durable() == meta(). A disk failure fails the store as apply does.
+  virtual caf::error sync() = 0;
+
+  /// A consistent view of the applied state as of now, readable from
+  /// another thread while this store keeps applying (storage/snapshot.hpp).
+  virtual caf::expected<std::unique_ptr<snapshot_reader>> read_snapshot() = 0;
 };
 
 /// Opens the LevelDB key/value state in `dir` (created if missing with
@@ -84,7 +105,19 @@ caf::expected<std::unique_ptr<kv_store>>
 open_leveldb_kv_store(const std::string& dir, bool create,
                       leveldb::Env* env = nullptr);
 
-/// An in-memory kv store with the same contract, starting empty.
+/// An in-memory kv store with the same contract, starting empty. sync()
+/// changes nothing but durable(): the simulation keeps the store itself
+/// across a crash (tests/sim_cluster.cpp).
 std::unique_ptr<kv_store> make_memory_kv_store();
+
+/// Where a memory install switches to its new store: handed the finished
+/// store, it makes it the live one ("the atomic step") and returns what the
+/// state machine should use from then on.
+using memory_kv_switch =
+  std::function<std::unique_ptr<kv_store>(std::shared_ptr<kv_store>)>;
+
+/// An install into a new in-memory store (storage/snapshot.hpp).
+std::unique_ptr<kv_install> make_memory_kv_install(snapshot_meta meta,
+                                                   memory_kv_switch sw);
 
 } // namespace raftd

@@ -20,8 +20,8 @@ class Env;
 namespace raftd {
 
 /// A Raft log with its hard state. Not thread-safe: one owner (the
-/// persister) calls it. The log starts at index 1 (there is no compaction
-/// yet) and is always contiguous.
+/// persister) calls it. The log is contiguous after its compacted prefix
+/// (raft/log.hpp).
 ///
 /// After a failed write the store is *failed*: that batch's outcome is
 /// unknown (after a reopen it is there whole or not at all, like a request
@@ -48,21 +48,35 @@ public:
   virtual ~log_store();
 
   /// Reads back what is durable: the hard state (default-constructed if
-  /// never written) and every entry, in index order, contiguous from 1.
+  /// never written), the compacted prefix (index, term) and every entry
+  /// after it, in index order, contiguous from prefix_index + 1 (entries
+  /// at or below the prefix that a trim has not removed yet are skipped).
   /// A gap, an entry that does not decode or a bad key: errc::corrupt_data.
-  virtual caf::error load(hard_state& hs, std::vector<log_entry>& entries) = 0;
+  virtual caf::error load(durable_log& out) = 0;
 
   /// Makes `b` durable in one synced write, all or nothing: `b.state` if
-  /// `b.has_state`, then deletes every entry with index >= `b.truncate_from`
-  /// (if nonzero), then appends `b.entries`. The entries must be contiguous
-  /// and the first must be last_index() + 1 after the truncation; otherwise
-  /// errc::internal and nothing is written. A batch with nothing to do
-  /// writes nothing. A disk failure: errc::storage_failed (see above).
+  /// `b.has_state`; then, if `b.compact_to` is nonzero, the prefix becomes
+  /// (compact_to, compact_term) (it only moves up; entries at or below it
+  /// no longer count, and trim() deletes them later); then deletes every
+  /// entry with index >= `b.truncate_from` (if nonzero), then appends
+  /// `b.entries`. The entries must be contiguous and the first must be
+  /// last_index() + 1 after the truncation; otherwise errc::internal and
+  /// nothing is written. compact_to may lie past last_index() (a snapshot
+  /// installed from a leader: the log then restarts after it). A batch with
+  /// nothing to do writes nothing. A disk failure: errc::storage_failed.
   virtual caf::error write(const persist_batch& b) = 0;
 
-  /// Index of the last entry (0: empty log). Only a successful write moves
-  /// it.
+  /// Deletes up to `max_entries` entries at or below the prefix (not
+  /// synced: a lost delete is redone by the next trim). Returns true while
+  /// some are left. Keeps each call short so writes are not held up.
+  virtual caf::expected<bool> trim(size_t max_entries) = 0;
+
+  /// Index of the last entry (the prefix's index if none is held). Only a
+  /// successful write moves it.
   virtual uint64_t last_index() const = 0;
+
+  /// The compacted prefix's last index (0: nothing compacted).
+  virtual uint64_t prefix_index() const = 0;
 };
 
 /// Opens the LevelDB log in `dir` (it creates `dir` itself, not its
@@ -82,7 +96,10 @@ open_leveldb_log_store(const std::string& dir, bool create,
 /// and it loads what the old one wrote.
 struct memory_log_disk {
   hard_state state;
-  std::vector<log_entry> entries; ///< entries[i].index == i + 1.
+  uint64_t prefix_index = 0;
+  uint64_t prefix_term = 0;
+  /// entries[i].index == prefix_index + 1 + i.
+  std::vector<log_entry> entries;
   /// While true, every write fails with storage_failed (and the store that
   /// saw it stays failed, as the LevelDB one does).
   bool fail_writes = false;
