@@ -27,6 +27,7 @@
 #include "messages/errors.hpp"
 #include "messages/register.hpp"
 #include "raft/core.hpp"
+#include "raft/reconcile.hpp"
 #include "storage/data_dir.hpp"
 #include "storage/kv_store.hpp"
 #include "storage/log_store.hpp"
@@ -43,28 +44,43 @@ constexpr int min_election_ticks = 10;
 
 /// What the node loaded from disk before any actor starts.
 struct loaded_state {
-  hard_state hs;
-  std::vector<log_entry> log;
-  uint64_t applied = 0;
+  durable_log log;
+  /// The state machine's snapshot: what it applied, durably.
+  snapshot_meta applied;
+
+  bool empty() const {
+    return log.entries.empty() && log.prefix_index == 0 && applied.index == 0;
+  }
 };
 
+/// Reads the log and the kv state's snapshot, and makes the log continue
+/// the snapshot if an install was cut short (raft/reconcile.hpp). Reads
+/// only the log after its compacted prefix: restart time does not grow with
+/// history (§7).
 caf::error load_state(data_dir& dd, loaded_state& out) {
-  if (auto err = dd.log->load(out.hs, out.log))
+  if (auto err = dd.log->load(out.log))
     return err;
-  out.applied = dd.kv->applied_index();
-  if (out.applied > out.log.size())
-    return make_error(errc::corrupt_data,
-                      "the key/value state is ahead of the log (applied "
-                        + std::to_string(out.applied) + ", log ends at "
-                        + std::to_string(out.log.size()) + ")");
+  out.applied = dd.kv->durable();
+  auto fix = reconcile_log(out.log, out.applied);
+  if (!fix)
+    return fix.error();
+  if (*fix) {
+    RAFTD_LOG(notice, "the log restarts after the snapshot at index "
+                        << out.applied.index << " (an install was cut short)");
+    if (auto err = dd.log->write(**fix))
+      return err;
+  }
   return {};
 }
 
-/// The latest configuration in `log` (thesis §4.1), empty if none.
-std::vector<member> latest_members(const std::vector<log_entry>& log) {
-  for (auto i = log.rbegin(); i != log.rend(); ++i)
+/// The latest configuration (thesis §4.1): in the log, else the snapshot's.
+std::vector<member> latest_members(const loaded_state& ls) {
+  auto& es = ls.log.entries;
+  for (auto i = es.rbegin(); i != es.rend(); ++i)
     if (i->kind == entry_kind::config)
       return decode_members(i->value).value_or(std::vector<member>{});
+  if (ls.applied.config_index != 0)
+    return decode_members(ls.applied.config).value_or(std::vector<member>{});
   return {};
 }
 
@@ -107,7 +123,7 @@ caf::error need_join(const node_config& cfg, const std::string& name,
   out = false;
   if (cfg.join.empty())
     return {};
-  auto ms = latest_members(ls.log);
+  auto ms = latest_members(ls);
   if (has_member(ms, name)) {
     if (auto err = check_join_target(cfg, ms))
       return err;
@@ -115,7 +131,7 @@ caf::error need_join(const node_config& cfg, const std::string& name,
                         << cfg.join << " is not needed");
     return {};
   }
-  if (!ls.log.empty())
+  if (!ls.empty())
     return make_error(errc::conflict,
                       "the data directory already holds a Raft log this node "
                       "is not a member of (another cluster?); join with an "
@@ -148,8 +164,11 @@ std::unique_ptr<raft_core> make_core(const node_config& cfg,
   cc.seed = std::random_device{}();
   cc.election_ticks = static_cast<int>(cfg.election_timeout
                                        / tick_interval(cfg));
-  return std::make_unique<raft_core>(cc, std::move(ls.hs), std::move(ls.log),
-                                     ls.applied);
+  auto& dl = ls.log;
+  return std::make_unique<raft_core>(
+    cc, std::move(dl.state),
+    raft_log{dl.prefix_index, dl.prefix_term, std::move(dl.entries)},
+    ls.applied);
 }
 
 struct node_actors {
@@ -227,9 +246,14 @@ int run_node(const node_config& cfg, const bench_knobs& knobs, data_dir& dd,
   // under a load of new keys) then blocks the role too: no heartbeats, and
   // the leader is lost (seen in a 1M-key load, bench/RESULTS.md).
   // RAFTD_SM_DETACHED=0 runs it on the worker, for benchmarking.
-  a.sm = spawn_state_machine(sys, std::move(dd.kv),
-                             knobs.sm_detached,
-                             [path = dd.path] { return reopen_kv(path); });
+  state_machine_config smc;
+  smc.reopen = [path = dd.path] { return reopen_kv(path); };
+  smc.installer = [path = dd.path](const snapshot_meta& m) {
+    return begin_kv_install(path, m);
+  };
+  smc.sync_every = cfg.snapshot_entries;
+  a.sm = spawn_state_machine(sys, std::move(dd.kv), knobs.sm_detached,
+                             std::move(smc));
   role_config rc;
   rc.self = self;
   rc.tick_interval = tick_interval(cfg);
@@ -241,6 +265,8 @@ int run_node(const node_config& cfg, const bench_knobs& knobs, data_dir& dd,
   rc.rpc_timeout = std::max(cfg.election_timeout * 2,
                             std::chrono::milliseconds{500});
   rc.storage_retry = std::chrono::seconds{1};
+  rc.snapshot_entries = cfg.snapshot_entries;
+  rc.snapshot_trailing = cfg.snapshot_trailing;
   rc.on_fatal = [](const caf::error&) {
     g_exit_code = 1;
     ::kill(::getpid(), SIGTERM); // wakes sigwait below
@@ -334,11 +360,13 @@ int main(int argc, char** argv) {
   if (auto err = need_join(cfg, dd->name, ls, join))
     return fail_start("cannot join the cluster at " + cfg.join + ": "
                       + describe(err));
-  RAFTD_LOG(notice, (!ls.log.empty() ? "recovered from log"
-                     : join          ? "joining a cluster"
-                                     : "initializing new cluster")
-                      << ": term " << ls.hs.term << ", " << ls.log.size()
-                      << " entries, applied " << ls.applied);
+  RAFTD_LOG(notice, (!ls.empty() ? "recovered from log"
+                     : join       ? "joining a cluster"
+                                  : "initializing new cluster")
+                      << ": term " << ls.log.state.term << ", "
+                      << ls.log.entries.size() << " entries after "
+                      << ls.log.prefix_index << ", snapshot at "
+                      << ls.applied.index);
   // Block the signals before CAF starts its threads; main waits for them.
   sigset_t sigs;
   sigemptyset(&sigs);

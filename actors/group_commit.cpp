@@ -1,5 +1,7 @@
 #include "actors/group_commit.hpp"
 
+#include <algorithm>
+
 #include "raft/core.hpp"
 
 namespace raftd {
@@ -10,6 +12,18 @@ void group_commit::merge(effects& e, const hard_state& state) {
   if (e.save_state) {
     b.has_state = true;
     b.state = state;
+  }
+  if (e.compact_to > b.compact_to) {
+    // The prefix moves first (persist_batch): what it covers is not written,
+    // and a truncation inside it starts after it instead.
+    b.compact_to = e.compact_to;
+    b.compact_term = e.compact_term;
+    auto& es = b.entries;
+    es.erase(std::remove_if(es.begin(), es.end(),
+                            [&](auto& x) { return x.index <= b.compact_to; }),
+             es.end());
+    if (b.truncate_from != 0 && b.truncate_from <= b.compact_to)
+      b.truncate_from = b.compact_to + 1;
   }
   if (e.truncate_from != 0) {
     auto from = e.truncate_from;

@@ -5,12 +5,16 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "daemon/logging.hpp"
 #include "messages/errors.hpp"
 #include "storage/log_store.hpp"
 
 namespace raftd {
 
 namespace {
+
+/// Entries deleted per trim step: about a millisecond of LevelDB work.
+constexpr size_t trim_step = 4096;
 
 /// A failed store stays failed until reopened (storage/log_store.hpp says
 /// why). Reopening replays LevelDB's own log up to its first torn record, so
@@ -25,7 +29,7 @@ caf::expected<durable_log> reopen_store(persister_state& st) {
     return store.error();
   st.store = std::move(*store);
   durable_log dl;
-  if (auto err = st.store->load(dl.state, dl.entries))
+  if (auto err = st.store->load(dl))
     return err;
   persist_batch probe;
   probe.has_state = true;
@@ -47,9 +51,33 @@ persister(persister_actor::stateful_pointer<persister_state> self,
       auto& st = self->state;
       if (!st.store)
         return make_error(errc::storage_failed, "the log store is closed");
+      auto prefix = st.store->prefix_index();
       if (auto err = st.store->write(b))
         return err;
+      if (st.store->prefix_index() > prefix && !st.trimming) {
+        st.trimming = true;
+        self->send(self, atom::trim::value);
+      }
       return st.store->last_index();
+    },
+    // The entries below a moved prefix go a few thousand at a time: each
+    // step is short, and writes queued meanwhile go first (§7's compaction
+    // must not stall the log).
+    [=](atom::trim) {
+      auto& st = self->state;
+      st.trimming = false;
+      if (!st.store)
+        return;
+      auto more = st.store->trim(trim_step);
+      if (!more) {
+        RAFTD_LOG(warn, "trimming the compacted log failed: "
+                          << describe(more.error()));
+        return; // the next compaction tries again
+      }
+      if (*more) {
+        st.trimming = true;
+        self->send(self, atom::trim::value);
+      }
     },
     [=](atom::recover) -> caf::result<durable_log> {
       auto dl = reopen_store(self->state);

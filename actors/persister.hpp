@@ -24,6 +24,8 @@ struct persister_state {
   /// How to reopen the store after a failed write; empty: it cannot be
   /// (recover then fails and the node stays degraded).
   log_reopener reopen;
+  /// A trim step is queued (atom::trim sent to itself).
+  bool trimming = false;
 };
 
 /// The PERSISTER: one synced write per batch, in arrival order. Spawn it

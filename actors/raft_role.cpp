@@ -94,6 +94,11 @@ node_status make_status(const role_state& st) {
   s.commit_index = c.commit_index();
   s.applied_index = st.applied_index;
   s.last_index = c.last_index();
+  s.snapshot_index = st.snapshot.index;
+  s.snapshot_term = st.snapshot.term;
+  s.first_index = c.log().first_index();
+  s.snapshots_installed = st.snapshots_installed;
+  s.snapshots_sent = st.snapshots_sent;
   if (st.storage_error) {
     s.state = "degraded";
     s.storage_error = describe(st.storage_error);
@@ -154,8 +159,10 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
                                     std::shared_ptr<raft_core> core,
                                     persister_actor persister,
                                     state_machine_actor sm,
-                                    uint64_t applied_index, bool bootstrap) {
+                                    snapshot_meta applied, bool bootstrap) {
   auto& st = self->state;
+  auto applied_index = applied.index;
+  st.snapshot = std::move(applied);
   st.cfg = std::move(cfg);
   st.core.reset(new raft_core(std::move(*core)));
   st.persister = std::move(persister);
@@ -263,6 +270,13 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
     [=](atom::term, uint64_t term) {
       step(self, [&](raft_core& c, effects& e) { c.observe_term(term, e); });
     },
+    [=](atom::install, snapshot_chunk& c) -> caf::result<install_response> {
+      if (auto err = refuse_if_degraded(self->state))
+        return err; // it could not write the snapshot
+      return on_install(self, std::move(c));
+    },
+    [=](atom::snapshot, const node_name& peer, uint64_t index, bool finished,
+        bool ok) { on_snapshot_sending(self, peer, index, finished, ok); },
     [=](atom::peer, const node_name& name, bool up) {
       if (up)
         self->state.reachable.insert(name);
@@ -277,11 +291,11 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
 role_actor spawn_raft_role(caf::actor_system& sys, role_config cfg,
                            std::unique_ptr<raft_core> core,
                            persister_actor persister, state_machine_actor sm,
-                           uint64_t applied_index, bool bootstrap) {
+                           const snapshot_meta& applied, bool bootstrap) {
   // spawn() copies its arguments: hand the core over in a shared_ptr.
   std::shared_ptr<raft_core> shared{std::move(core)};
   return sys.spawn(role::raft_role, std::move(cfg), shared, std::move(persister),
-                   std::move(sm), applied_index, bootstrap);
+                   std::move(sm), applied, bootstrap);
 }
 
 } // namespace raftd

@@ -53,6 +53,17 @@ struct role_config {
   size_t max_batch_bytes = 4 << 20;
   /// AppendEntries in flight per peer.
   size_t max_inflight = 8;
+  /// Log compaction (§7): once the state machine's snapshot is durable at
+  /// index S, the log up to S - snapshot_trailing goes (the state machine
+  /// syncs every `snapshot_entries` applied entries: state_machine_config).
+  /// Zero snapshot_entries: the log is never compacted.
+  uint64_t snapshot_entries = 0;
+  uint64_t snapshot_trailing = 0;
+  /// Snapshot chunks sent to a follower: size and how many unacknowledged.
+  size_t snapshot_chunk_bytes = 1 << 20;
+  size_t snapshot_window = 4;
+  /// Snapshots are read on threads of their own (false in the simulation).
+  bool detached_streams = true;
   /// A joining server is added once one round of catching up takes no
   /// longer than this (the election timeout, thesis §4.2.1)...
   std::chrono::milliseconds catch_up_round{150};
@@ -73,11 +84,13 @@ struct role_config {
   bool bug_delete_before_apply = false;
 };
 
-/// Spawns the ROLE around `core`. With `bootstrap`, an empty log first gets
-/// the founding configuration (this server alone).
+/// Spawns the ROLE around `core`. `applied` is the state machine's
+/// snapshot (what it applied, durable: what a restart found). With
+/// `bootstrap`, an empty log first gets the founding configuration (this
+/// server alone).
 role_actor spawn_raft_role(caf::actor_system& sys, role_config cfg,
                            std::unique_ptr<raft_core> core,
                            persister_actor persister, state_machine_actor sm,
-                           uint64_t applied_index, bool bootstrap);
+                           const snapshot_meta& applied, bool bootstrap);
 
 } // namespace raftd

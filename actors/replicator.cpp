@@ -11,6 +11,8 @@
 
 #include "daemon/logging.hpp"
 #include "messages/address.hpp"
+#include "actors/snapshot_stream.hpp"
+#include "storage/snapshot.hpp"
 #include "messages/errors.hpp"
 
 namespace raftd {
@@ -18,6 +20,25 @@ namespace raftd {
 // -- the actor -------------------------------------------------------------------
 
 namespace {
+
+/// A snapshot on its way to the peer (§7), chunk by chunk with at most
+/// `snapshot_window` unacknowledged.
+struct snapshot_send {
+  /// Asking the state machine for a view of its state.
+  bool opening = false;
+  snapshot_stream_actor stream;
+  snapshot_meta meta;
+  /// The next chunk to send, and the one the follower wants next.
+  uint64_t next_seq = 0;
+  uint64_t acked = 0;
+  /// A chunk is being read; the last chunk was sent (seq last_seq).
+  bool reading = false;
+  bool sent_last = false;
+  /// Replies from before a resend are stale.
+  uint64_t epoch = 0;
+  /// Heartbeat ticks when the oldest unacknowledged chunk went out.
+  uint64_t sent_tick = 0;
+};
 
 struct replicator_state {
   static inline const char* name = "replicator";
@@ -56,6 +77,9 @@ struct replicator_state {
   /// no CAF timeout (each one costs a clock-thread wake-up and a timeout
   /// message); the heartbeat tick gives up on the oldest instead.
   uint64_t ticks = 0;
+  /// The snapshot being sent, while the peer needs entries this node has
+  /// compacted away (§7).
+  std::optional<snapshot_send> snap;
 };
 
 using repl_ptr = replicator_actor::stateful_pointer<replicator_state>;
@@ -161,10 +185,25 @@ void send_append(repl_ptr self, append_request req) {
       });
 }
 
+void pump_snapshot(repl_ptr self);
+void start_snapshot(repl_ptr self);
+
 /// Sends what the window allows: new entries, a commit update, or a
 /// heartbeat. Entries come from the role, one request at a time.
 void pump(repl_ptr self) {
   auto& st = self->state;
+  if (st.snap) {
+    pump_snapshot(self);
+    // Heartbeats go on meanwhile, from the start of the log (it matches
+    // anywhere: a follower checks from its own snapshot on): a follower
+    // slow to write chunks must not start an election (§5.2), and reads
+    // still need it to acknowledge this leader (thesis §6.4).
+    bool urgent = st.heartbeat_due || st.want_round > st.sent_round;
+    if (urgent && st.term != 0 && st.peer)
+      send_append(self, append_request{st.term, st.cfg.self, 0, 0, {}, 0, {},
+                                       st.want_round});
+    return;
+  }
   if (st.term == 0 || !st.peer || st.pulling)
     return;
   bool has_entries = st.progress.next <= st.leader_last;
@@ -192,10 +231,158 @@ void pump(repl_ptr self) {
         pump(self);
       },
       [=](caf::error& err) {
+        self->state.pulling = false;
+        if (is(err, errc::compacted)) {
+          start_snapshot(self);
+          return;
+        }
         // The role no longer leads that term: the next `lead` restarts us.
         RAFTD_LOG(debug, "no entries for " << self->state.cfg.peer.name
                                            << ": " << describe(err));
-        self->state.pulling = false;
+      });
+}
+
+// -- InstallSnapshot (§7) ----------------------------------------------------------
+
+/// Tells the role that this transfer ended (ok: the peer holds it).
+void end_snapshot(repl_ptr self, bool ok) {
+  auto& st = self->state;
+  if (!st.snap)
+    return;
+  if (st.snap->stream)
+    self->send(st.role, atom::snapshot::value, st.cfg.peer.name,
+               st.snap->meta.index, true, ok);
+  if (ok) {
+    // The peer's log continues after the snapshot (§7).
+    st.progress.reset(st.snap->meta.index + 1);
+    st.progress.succeeded(st.snap->meta.index, st.progress.epoch);
+    self->send(st.role, atom::match::value, st.cfg.peer.name, st.term,
+               st.progress.match, uint64_t{0});
+    RAFTD_LOG(notice, "peer " << st.cfg.peer.name
+                              << " installed the snapshot at index "
+                              << st.snap->meta.index);
+  }
+  st.snap.reset();
+}
+
+/// The peer needs entries this node compacted away: open a view of the
+/// state machine and stream it.
+void start_snapshot(repl_ptr self) {
+  auto& st = self->state;
+  if (st.snap || st.term == 0)
+    return;
+  st.snap.emplace();
+  st.snap->opening = true;
+  auto term = st.term;
+  self->request(st.cfg.sm, caf::infinite, atom::snapshot::value)
+    .then(
+      [=](snapshot_source& src) {
+        auto& st = self->state;
+        if (!st.snap || st.term != term) {
+          st.snap.reset();
+          return;
+        }
+        st.snap->opening = false;
+        st.snap->meta = src.reader->meta();
+        st.snap->stream = spawn_snapshot_stream(self->system(), src.reader,
+                                                st.cfg.snapshot_chunk_bytes,
+                                                st.cfg.detached_streams);
+        RAFTD_LOG(notice, "sending peer " << st.cfg.peer.name
+                                          << " the snapshot at index "
+                                          << st.snap->meta.index);
+        self->send(st.role, atom::snapshot::value, st.cfg.peer.name,
+                   st.snap->meta.index, false, false);
+        pump(self);
+      },
+      [=](caf::error& err) {
+        RAFTD_LOG(warn, "no snapshot for " << self->state.cfg.peer.name
+                                           << ": " << describe(err));
+        self->state.snap.reset(); // the next pump asks again
+      });
+}
+
+/// Resends from the chunk the follower wants (a stale reply, a timeout or a
+/// broken connection): replies to what was sent before are ignored.
+void rewind_snapshot(repl_ptr self, uint64_t from) {
+  auto& s = *self->state.snap;
+  ++s.epoch;
+  s.next_seq = from;
+  s.acked = from;
+  s.sent_last = false;
+}
+
+void on_install_response(repl_ptr self, const install_response& r,
+                         uint64_t epoch) {
+  auto& st = self->state;
+  if (r.term > st.term && st.term != 0) {
+    self->send(st.role, atom::term::value, r.term); // §5.1: step down
+    return;
+  }
+  if (!st.snap || epoch != st.snap->epoch || r.term != st.term)
+    return;
+  // Any answer in our term shows the peer alive (check-quorum).
+  self->send(st.role, atom::match::value, st.cfg.peer.name, st.term,
+             st.progress.match, uint64_t{0});
+  if (r.done)
+    return end_snapshot(self, true);
+  if (!r.ok || r.next_seq < st.snap->acked) {
+    rewind_snapshot(self, r.next_seq);
+  } else {
+    st.snap->acked = std::max(st.snap->acked, r.next_seq);
+    st.snap->sent_tick = st.ticks;
+  }
+  pump(self);
+}
+
+void send_chunk(repl_ptr self, snapshot_chunk c) {
+  auto& st = self->state;
+  c.term = st.term;
+  c.leader = st.cfg.self;
+  c.to = st.cfg.peer.name;
+  auto epoch = st.snap->epoch;
+  if (st.snap->acked == c.seq)
+    st.snap->sent_tick = st.ticks;
+  st.sent_recently = true;
+  self->request(st.peer, caf::infinite, atom::install::value, std::move(c))
+    .then(
+      [=](const install_response& r) { on_install_response(self, r, epoch); },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        RAFTD_LOG(debug, "snapshot chunk to " << st.cfg.peer.name
+                                              << " failed: " << describe(err));
+        if (st.snap && st.snap->epoch == epoch)
+          rewind_snapshot(self, st.snap->acked);
+      });
+}
+
+/// Reads and sends chunks while the window allows.
+void pump_snapshot(repl_ptr self) {
+  auto& st = self->state;
+  auto& s = *st.snap;
+  if (st.term == 0 || !st.peer || s.opening || !s.stream || s.reading
+      || s.sent_last || s.next_seq >= s.acked + st.cfg.snapshot_window)
+    return;
+  s.reading = true;
+  auto epoch = s.epoch;
+  auto seq = s.next_seq++;
+  self->request(s.stream, caf::infinite, atom::read::value, seq)
+    .then(
+      [=](snapshot_chunk& c) {
+        auto& st = self->state;
+        if (!st.snap)
+          return;
+        st.snap->reading = false;
+        if (st.snap->epoch != epoch || !st.peer)
+          return pump(self);
+        st.snap->sent_last = c.last;
+        send_chunk(self, std::move(c));
+        pump(self);
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        RAFTD_LOG(error, "cannot read the snapshot for "
+                           << st.cfg.peer.name << ": " << describe(err));
+        end_snapshot(self, false); // the next pump starts a new one
       });
 }
 
@@ -205,6 +392,11 @@ void on_pushed(repl_ptr self, const append_request& req) {
   auto& st = self->state;
   if (req.entries.empty() || req.term != st.term)
     return;
+  if (st.snap) { // the peer's log continues after the snapshot
+    st.leader_last = std::max(st.leader_last, req.entries.back().index);
+    st.leader_commit = std::max(st.leader_commit, req.commit);
+    return pump(self);
+  }
   st.leader_last = std::max(st.leader_last, req.entries.back().index);
   st.leader_commit = std::max(st.leader_commit, req.commit);
   auto& p = st.progress;
@@ -223,6 +415,13 @@ void check_stall(repl_ptr self) {
   auto& st = self->state;
   ++st.ticks;
   auto limit = std::max<int64_t>(1, st.cfg.rpc_timeout / st.cfg.heartbeat);
+  if (st.snap && st.snap->stream && st.snap->acked < st.snap->next_seq
+      && st.ticks - st.snap->sent_tick > static_cast<uint64_t>(limit)) {
+    RAFTD_LOG(debug, "peer " << st.cfg.peer.name << " did not acknowledge "
+                             << "snapshot chunk " << st.snap->acked
+                             << "; resending from it");
+    rewind_snapshot(self, st.snap->acked);
+  }
   if (!st.progress.stalled(st.ticks, static_cast<uint64_t>(limit)))
     return;
   RAFTD_LOG(debug, "peer " << st.cfg.peer.name << " did not answer for "
@@ -244,6 +443,7 @@ void on_heartbeat(repl_ptr self, uint64_t gen) {
 
 void on_lead(repl_ptr self, uint64_t term, uint64_t next) {
   auto& st = self->state;
+  end_snapshot(self, false); // a snapshot of an earlier term
   st.term = term;
   st.progress = peer_progress{};
   st.progress.reset(next);
@@ -297,6 +497,7 @@ replicator(repl_ptr self, replicator_config cfg, role_actor role,
   return {
     [=](atom::lead, uint64_t term, uint64_t next) { on_lead(self, term, next); },
     [=](atom::follow) {
+      end_snapshot(self, false);
       self->state.term = 0;
       ++self->state.heartbeat_gen;
     },

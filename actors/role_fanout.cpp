@@ -27,6 +27,11 @@ replicator_actor make_replicator(role_ptr self, const member& m) {
   rc.heartbeat = st.cfg.heartbeat;
   rc.rpc_timeout = st.cfg.rpc_timeout;
   rc.max_inflight = st.cfg.max_inflight;
+  rc.self = st.core->id();
+  rc.sm = st.sm;
+  rc.snapshot_chunk_bytes = st.cfg.snapshot_chunk_bytes;
+  rc.snapshot_window = st.cfg.snapshot_window;
+  rc.detached_streams = st.cfg.detached_streams;
   auto r = spawn_replicator(self->system(), rc, self, st.cfg.connector);
   if (st.lead_term != 0)
     self->send(r, atom::lead::value, st.lead_term, st.core->last_index() + 1);
@@ -58,6 +63,7 @@ void sync_replicators(role_ptr self) {
     }
     self->send_exit(i->second, caf::exit_reason::user_shutdown);
     st.reachable.erase(i->first);
+    st.installing.erase(i->first);
     i = st.replicators.erase(i);
   }
   for (auto& m : st.core->members())
@@ -102,6 +108,7 @@ void drive_replicators(role_ptr self) {
       self->send(r, atom::lead::value, c.term(), c.last_index() + 1);
   } else if (!leading && st.lead_term != 0) {
     st.lead_term = 0;
+    st.installing.clear(); // the replicators give them up
     for (auto& [name, r] : st.replicators)
       self->send(r, atom::follow::value);
     // Our proposals past the commit index may still commit under the next
@@ -137,7 +144,8 @@ void push_to_replicators(role_ptr self) {
   if (c.role() != role_kind::leader
       || (last == st.told_last && c.commit_index() == st.told_commit))
     return;
-  if (last > st.told_last && !st.replicators.empty()) {
+  if (last > st.told_last && st.told_last >= c.log().prefix_index()
+      && !st.replicators.empty()) {
     auto msg = caf::make_message(atom::append::value,
                                  new_entries(st, st.told_last, last));
     for (auto& [name, r] : st.replicators)
@@ -158,6 +166,12 @@ caf::result<append_request> next_append(role_state& st, uint64_t term,
   if (c.role() != role_kind::leader || c.term() != term)
     return make_error(errc::not_leader, "no longer leading that term");
   from = std::max<uint64_t>(1, std::min(from, c.last_index() + 1));
+  // §7: the entries before `from` are in the snapshot now; so is the term
+  // of the one just before, unless it is the prefix's last.
+  if (from <= c.log().prefix_index())
+    return make_error(errc::compacted,
+                      "entries up to " + std::to_string(c.log().prefix_index())
+                        + " are compacted");
   return append_request{term,
                         c.id(),
                         from - 1,

@@ -14,6 +14,7 @@
 
 #include "daemon/logging.hpp"
 #include "messages/errors.hpp"
+#include "raft/reconcile.hpp"
 
 namespace raftd::role {
 
@@ -48,22 +49,39 @@ void drop_waiting(role_ptr self) {
   }
 }
 
+void retry_failed(role_ptr self, const caf::error& err);
+
 /// Rebuilds the core from the durable log and the state machine's applied
 /// index, as a restart does, and rejoins the cluster as a follower.
-void rebuild(role_ptr self, durable_log dl, uint64_t applied) {
+void rebuild(role_ptr self, durable_log dl, const snapshot_meta& applied) {
   auto& st = self->state;
+  auto fix = reconcile_log(dl, applied);
+  if (!fix) {
+    retry_failed(self, fix.error());
+    return;
+  }
   auto cfg = st.core->config();
-  st.core = std::make_unique<raft_core>(std::move(cfg), std::move(dl.state),
-                                        std::move(dl.entries), applied);
-  st.applied_index = applied;
+  st.core = std::make_unique<raft_core>(
+    std::move(cfg), std::move(dl.state),
+    raft_log{dl.prefix_index, dl.prefix_term, std::move(dl.entries)}, applied);
+  st.applied_index = applied.index;
+  st.snapshot = applied;
   st.storage_error = caf::error{};
   st.recovering = false;
   st.commits = group_commit{};
   st.to_apply.clear();
   st.synced_config = {~uint64_t{0}, 0}; // match replicators to the log
   RAFTD_LOG(notice, "storage recovered: log to " << st.core->last_index()
-                      << ", applied " << applied << "; rejoining as follower");
+                      << ", applied " << applied.index
+                      << "; rejoining as follower");
   sync_replicators(self);
+  if (*fix) { // the log restarts after the snapshot (raft/reconcile.hpp)
+    effects e;
+    e.compact_to = (*fix)->compact_to;
+    e.compact_term = (*fix)->compact_term;
+    e.truncate_from = (*fix)->truncate_from;
+    handle_effects(self, e);
+  }
 }
 
 void retry_failed(role_ptr self, const caf::error& err) {
@@ -124,7 +142,7 @@ void retry_storage(role_ptr self) {
         auto& st = self->state;
         self->request(st.sm, caf::infinite, atom::recover::value)
           .then(
-            [=](uint64_t applied) mutable {
+            [=](snapshot_meta& applied) mutable {
               rebuild(self, std::move(dl), applied);
             },
             [=](caf::error& err) { retry_failed(self, err); });

@@ -9,6 +9,7 @@
 //   role_fanout.cpp      the replicators: one per peer, what they are told
 //   role_reads.cpp       linearizable reads: ReadIndex (thesis §6.4)
 //   role_membership.cpp  joins and leaves (thesis ch. 4)
+//   role_snapshots.cpp   log compaction and InstallSnapshot (§7, thesis ch. 5)
 //   raft_role.cpp        effects of a core call, timers, status, the behavior
 
 #include <chrono>
@@ -160,6 +161,14 @@ struct role_state {
   uint64_t retry_tick = 0;
   bool recovering = false;
 
+  /// The state machine's durable snapshot, as it last reported it.
+  snapshot_meta snapshot;
+  /// Leader: snapshots on their way to peers, by the index they end at:
+  /// the log from there on stays until they are installed.
+  std::map<node_name, uint64_t> installing;
+  uint64_t snapshots_installed = 0;
+  uint64_t snapshots_sent = 0;
+
   /// Replicators live as long as the role: they stop with it.
   ~role_state() {
     for (auto& [name, r] : replicators)
@@ -218,6 +227,13 @@ caf::result<uint64_t> on_read_index(role_ptr self);
 void storage_failed(role_ptr self, const caf::error& err);
 caf::error refuse_if_degraded(const role_state& st);
 void retry_storage(role_ptr self);
+
+// -- role_snapshots.cpp --------------------------------------------------------
+
+void maybe_compact(role_ptr self, const snapshot_meta& durable);
+caf::result<install_response> on_install(role_ptr self, snapshot_chunk c);
+void on_snapshot_sending(role_ptr self, const node_name& peer, uint64_t index,
+                         bool finished, bool ok);
 
 // -- role_membership.cpp -------------------------------------------------------
 

@@ -108,6 +108,7 @@ void apply_committed(role_ptr self, std::vector<log_entry> entries) {
           answer_write(st, d.index, d.term,
                        d.pos < r.found.size() && r.found[d.pos] != 0);
         serve_reads(self);
+        maybe_compact(self, r.durable);
       },
       [=](caf::error& err) { storage_failed(self, err); });
   // A put is decided once committed (§5.3); its answer needs nothing from

@@ -90,6 +90,12 @@ const std::map<std::string, setter>& value_flags() {
     {"write-timeout", [](node_config& c, const std::string& v) {
        return parse_duration(v, c.write_timeout) && c.write_timeout.count() > 0;
      }},
+    {"snapshot-entries", [](node_config& c, const std::string& v) {
+       return parse_uint(v, uint64_t{1} << 40, c.snapshot_entries);
+     }},
+    {"snapshot-trailing", [](node_config& c, const std::string& v) {
+       return parse_uint(v, uint64_t{1} << 40, c.snapshot_trailing);
+     }},
   };
   return flags;
 }
@@ -214,6 +220,12 @@ std::string usage(const std::string& prog) {
     "  -heartbeat d          leader heartbeat interval (default 50ms)\n"
     "  -write-timeout d      wait for a write to commit before 504"
     " (default 5s)\n"
+    "  -snapshot-entries n   applied entries between log compactions;"
+    " 0: never\n"
+    "                        compact (default 50000)\n"
+    "  -snapshot-trailing n  log entries kept behind the snapshot for"
+    " followers\n"
+    "                        a little behind (default 20000)\n"
     "  -help                 print this help\n"
     "Durations take ms, s or m (500ms, 2s).\n";
 }

@@ -26,6 +26,11 @@ struct node_config {
   std::chrono::milliseconds election_timeout{150};
   std::chrono::milliseconds heartbeat{50};
   std::chrono::milliseconds write_timeout{5000};
+  /// Log compaction (§7): the state machine syncs after this many applied
+  /// entries, and the log then keeps `snapshot_trailing` entries behind its
+  /// snapshot (README, "Log compaction", says how these were chosen).
+  uint64_t snapshot_entries = 50000;
+  uint64_t snapshot_trailing = 20000;
   bool help = false;
 };
 

@@ -32,6 +32,11 @@ std::string status_json(const node_status& s) {
          {"commit_index", s.commit_index},
          {"applied_index", s.applied_index},
          {"last_index", s.last_index},
+         {"first_index", s.first_index},
+         {"snapshot_index", s.snapshot_index},
+         {"snapshot_term", s.snapshot_term},
+         {"snapshots_installed", s.snapshots_installed},
+         {"snapshots_sent", s.snapshots_sent},
          {"members", std::move(members)},
          {"storage_error", s.storage_error}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);

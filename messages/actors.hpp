@@ -4,9 +4,11 @@
 // reaches a node with `remote_actor<raftd::node_actor>(host, raft_port)`.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -45,6 +47,10 @@ using read_index = caf::atom_constant<caf::atom("read_index")>;
 using confirm = caf::atom_constant<caf::atom("confirm")>;
 using flush = caf::atom_constant<caf::atom("flush")>;
 using recover = caf::atom_constant<caf::atom("recover")>;
+using install = caf::atom_constant<caf::atom("install")>;
+using snapshot = caf::atom_constant<caf::atom("snapshot")>;
+using read = caf::atom_constant<caf::atom("read")>;
+using trim = caf::atom_constant<caf::atom("trim")>;
 } // namespace atom
 
 // -- the public face of a node -------------------------------------------------
@@ -76,9 +82,21 @@ using node_actor = caf::typed_actor<
   // ReadIndex (thesis §6.4): the leader confirms it still leads and replies
   // with an index; a read that waits until it has applied that far is
   // linearizable. Followers ask it for their own linearizable reads.
-  caf::replies_to<atom::read_index>::with<uint64_t>>;
+  caf::replies_to<atom::read_index>::with<uint64_t>,
+  // InstallSnapshot RPC (§7), one chunk at a time; answered once the chunk
+  // is written (and, for the last, once the snapshot is installed and the
+  // log reset is durable).
+  caf::replies_to<atom::install, snapshot_chunk>::with<install_response>>;
 
 // -- actors inside one node ----------------------------------------------------
+
+class snapshot_reader;
+
+/// A consistent view of a node's applied state (storage/snapshot.hpp),
+/// handed from the state machine to whoever streams it. Local only.
+struct snapshot_source {
+  std::shared_ptr<snapshot_reader> reader;
+};
 
 /// The PERSISTER actor: owns DATA/log and the hard state (term, vote).
 /// Runs detached: its synced LevelDB writes block only its own thread.
@@ -86,6 +104,9 @@ using persister_actor = caf::typed_actor<
   // Makes a batch durable in one synced WriteBatch; replies with the last
   // log index after the write.
   caf::replies_to<atom::write, persist_batch>::with<uint64_t>,
+  // Sent to itself after a write moved the compacted prefix: deletes the
+  // entries below it a few thousand at a time, between writes.
+  caf::reacts_to<atom::trim>,
   // After a failed write: reopens the store, proves it can write again (one
   // synced write) and replies with what is durable.
   caf::replies_to<atom::recover>::with<durable_log>>;
@@ -99,8 +120,22 @@ using state_machine_actor = caf::typed_actor<
   caf::replies_to<atom::get, std::string>::with<bool, std::string>,
   // The last applied index.
   caf::replies_to<atom::applied>::with<uint64_t>,
-  // After a failed apply: reopens the store; replies with its applied index.
-  caf::replies_to<atom::recover>::with<uint64_t>>;
+  // After a failed apply: reopens the store; replies with its snapshot
+  // (what it applied).
+  caf::replies_to<atom::recover>::with<snapshot_meta>,
+  // A consistent view of the applied state, to stream from another thread
+  // (InstallSnapshot, backup).
+  caf::replies_to<atom::snapshot>::with<snapshot_source>,
+  // One chunk of a snapshot from the leader, written beside the live state;
+  // the last one switches to it (storage/snapshot.hpp).
+  caf::replies_to<atom::install, snapshot_chunk>::with<install_progress>>;
+
+/// A SNAPSHOT STREAM: reads one consistent snapshot in chunks, on its own
+/// thread, and can go back to any chunk it produced (a transfer resumed
+/// after a broken connection).
+using snapshot_stream_actor = caf::typed_actor<
+  // Chunk `seq` (term, leader and to left empty for the sender to fill).
+  caf::replies_to<atom::read, uint64_t>::with<snapshot_chunk>>;
 
 /// The CONNECTOR: the one place that knows how to reach a peer. Production
 /// asks CAF's middleman (actors/connector.cpp); the simulation hands out its
@@ -156,6 +191,13 @@ using role_actor = node_actor::extend<
   // A replicator saw a higher term.
   caf::reacts_to<atom::term, uint64_t>,
   // A replicator's peer became reachable (true) or unreachable (false).
-  caf::reacts_to<atom::peer, node_name, bool>>;
+  caf::reacts_to<atom::peer, node_name, bool>,
+  // A replicator started (false, false) sending `peer` the snapshot at
+  // `index`, finished it (true, true) or gave it up (true, false): while it
+  // runs, the log from `index` on stays (hashicorp/raft #212).
+  caf::reacts_to<atom::snapshot, node_name, uint64_t, bool, bool>>;
 
 } // namespace raftd
+
+// Never crosses a node boundary: a local handle, not serializable.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(raftd::snapshot_source)

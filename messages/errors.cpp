@@ -57,6 +57,7 @@ const char* to_string(errc code) {
     case errc::not_found: return "not_found";
     case errc::unreachable: return "unreachable";
     case errc::internal: return "internal";
+    case errc::compacted: return "compacted";
   }
   return "unknown";
 }

@@ -24,6 +24,7 @@ enum class errc : uint8_t {
   not_found,        ///< No such member (HTTP 404).
   unreachable,      ///< No raftd node answers at that address (HTTP 503).
   internal,         ///< A caller broke a contract: a bug (HTTP 500).
+  compacted,        ///< Entries asked for are in the snapshot now (§7).
 };
 
 /// The category atom of every raftd error.

@@ -37,6 +37,10 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<persist_batch>("raftd::persist_batch");
   cfg.add_message_type<apply_result>("raftd::apply_result");
   cfg.add_message_type<durable_log>("raftd::durable_log");
+  cfg.add_message_type<snapshot_meta>("raftd::snapshot_meta");
+  cfg.add_message_type<snapshot_chunk>("raftd::snapshot_chunk");
+  cfg.add_message_type<install_response>("raftd::install_response");
+  cfg.add_message_type<install_progress>("raftd::install_progress");
   cfg.add_error_category(errc_category(), render_errc);
 }
 

@@ -284,6 +284,20 @@ typename Inspector::result_type inspect(Inspector& f, install_response& x) {
            x.next_seq, x.done);
 }
 
+/// What a follower's state machine did with a snapshot chunk: the chunk it
+/// wants next (0: start over) and, once `done`, the snapshot it now holds.
+struct install_progress {
+  uint64_t next_seq = 0;
+  bool done = false;
+  snapshot_meta meta;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, install_progress& x) {
+  return f(caf::meta::type_name("install_progress"), x.next_seq, x.done,
+           x.meta);
+}
+
 // -- client-facing -----------------------------------------------------------
 
 /// How a read is served.

@@ -58,14 +58,26 @@ const char* to_string(role_kind r) {
 
 raft_core::raft_core(core_config cfg, hard_state hs, std::vector<log_entry> log,
                      uint64_t applied)
+  : raft_core(std::move(cfg), std::move(hs), raft_log{std::move(log)},
+              snapshot_meta{applied, 0, 0, {}}) {
+}
+
+raft_core::raft_core(core_config cfg, hard_state hs, raft_log log,
+                     const snapshot_meta& applied)
   : cfg_(std::move(cfg)),
     rng_(cfg_.seed),
     term_(hs.term),
     voted_for_(std::move(hs.voted_for)),
-    log_(std::move(log)) {
+    log_(std::move(log)),
+    prefix_config_index_(applied.config_index),
+    prefix_config_(applied.config) {
+  RAFTD_CHECK(applied.index >= log_.prefix_index(),
+              "the log is compacted to " + std::to_string(log_.prefix_index())
+                + ", past the applied index "
+                + std::to_string(applied.index));
   // What was loaded is on disk; what the state machine applied was committed.
   stable_index_ = log_.last_index();
-  commit_index_ = std::min<uint64_t>(applied, log_.last_index());
+  commit_index_ = std::min<uint64_t>(applied.index, log_.last_index());
   emitted_index_ = commit_index_;
   reload_members();
   reset_election_timer();
@@ -338,19 +350,12 @@ append_response raft_core::handle_append_request(append_request req,
   if (!req.to.empty() && req.to != cfg_.id)
     return append_response{0, cfg_.id, false, 0, 0, 0, 0};
   append_response resp{term_, cfg_.id, false, 0, 0, 0, req.read_round};
-  if (req.term < term_)
+  if (!accept_leader(req.term, req.leader, out))
     return resp; // §5.1: a stale leader learns the new term from `resp.term`
-  // Election safety (§5.2): at most one leader in a term.
-  RAFTD_CHECK(req.term > term_
-                || (role_ != role_kind::leader
-                    && (leader_.empty() || leader_ == req.leader)),
-              "two leaders in term " + std::to_string(term_) + ": "
-                + (role_ == role_kind::leader ? cfg_.id : leader_) + " and "
-                + req.leader);
-  if (req.term > term_ || role_ != role_kind::follower || leader_ != req.leader)
-    become_follower(req.term, req.leader, out);
-  reset_election_timer();
   resp.term = term_;
+  // Entries up to the compacted prefix are committed, so they match the
+  // leader's (§5.4.3 Leader Completeness): check from the prefix on.
+  skip_compacted(req);
   // §5.3 consistency check, with a hint so the leader can skip a whole term.
   if (req.prev_index > last_index()) {
     resp.conflict_index = last_index() + 1;
@@ -359,7 +364,7 @@ append_response raft_core::handle_append_request(append_request req,
   if (term_at(req.prev_index) != req.prev_term && !cfg_.bugs.skip_log_check) {
     resp.conflict_term = term_at(req.prev_index);
     auto first = req.prev_index;
-    while (first > 1 && term_at(first - 1) == resp.conflict_term)
+    while (first > log_.first_index() && term_at(first - 1) == resp.conflict_term)
       --first;
     resp.conflict_index = first;
     return resp;
@@ -452,6 +457,91 @@ void raft_core::emit_committed(effects& out) {
   emitted_index_ = std::max(emitted_index_, upto);
 }
 
+bool raft_core::accept_leader(uint64_t term, const node_name& leader,
+                              effects& out) {
+  if (term < term_)
+    return false;
+  // Election safety (§5.2): at most one leader in a term.
+  RAFTD_CHECK(term > term_
+                || (role_ != role_kind::leader
+                    && (leader_.empty() || leader_ == leader)),
+              "two leaders in term " + std::to_string(term_) + ": "
+                + (role_ == role_kind::leader ? cfg_.id : leader_) + " and "
+                + leader);
+  if (term > term_ || role_ != role_kind::follower || leader_ != leader)
+    become_follower(term, leader, out);
+  reset_election_timer();
+  return true;
+}
+
+bool raft_core::handle_install_chunk(const snapshot_chunk& c, effects& out) {
+  checked_call check{*this};
+  if (!c.to.empty() && c.to != cfg_.id)
+    return false;
+  return accept_leader(c.term, c.leader, out);
+}
+
+void raft_core::skip_compacted(append_request& req) const {
+  auto prefix = log_.prefix_index();
+  if (req.prev_index >= prefix)
+    return;
+  auto& es = req.entries;
+  auto covered = std::min<uint64_t>(prefix - req.prev_index, es.size());
+  es.erase(es.begin(), es.begin() + static_cast<ptrdiff_t>(covered));
+  req.prev_index = prefix;
+  req.prev_term = log_.prefix_term();
+}
+
+void raft_core::compact(uint64_t upto, effects& out) {
+  checked_call check{*this};
+  if (upto <= log_.prefix_index())
+    return;
+  // Only what this server applied, which a majority holds (§7).
+  RAFTD_CHECK(upto <= emitted_index_ && upto <= stable_index_,
+              "compacting to " + std::to_string(upto) + " past applied "
+                + std::to_string(emitted_index_));
+  if (auto c = log_.last_config(upto)) {
+    prefix_config_index_ = c->index;
+    prefix_config_ = c->value;
+  }
+  log_.compact(upto);
+  out.compact_to = upto;
+  out.compact_term = log_.prefix_term();
+}
+
+void raft_core::install_snapshot(const snapshot_meta& m, effects& out) {
+  checked_call check{*this};
+  if (m.index <= log_.prefix_index())
+    return; // an older snapshot than this log's own
+  prefix_config_index_ = m.config_index;
+  prefix_config_ = m.config;
+  auto& a = out.append; // queued in this step: now covered or discarded
+  if (log_.holds(m.index) && log_.term_at(m.index) == m.term) {
+    // §7: the log continues the snapshot: keep the entries after it.
+    log_.compact(m.index);
+    a.erase(std::remove_if(a.begin(), a.end(),
+                           [&](auto& e) { return e.index <= m.index; }),
+            a.end());
+  } else {
+    // §7: discard the entire log. Committed entries are never discarded:
+    // a log holding the commit index holds the snapshot's last entry too.
+    RAFTD_CHECK(commit_index_ < m.index,
+                "a snapshot at " + std::to_string(m.index)
+                  + " conflicts with the log committed to "
+                  + std::to_string(commit_index_));
+    log_.reset(m.index, m.term);
+    if (out.truncate_from == 0 || m.index + 1 < out.truncate_from)
+      out.truncate_from = m.index + 1;
+    a.clear();
+  }
+  out.compact_to = m.index;
+  out.compact_term = m.term;
+  stable_index_ = std::max(std::min(stable_index_, log_.last_index()), m.index);
+  commit_index_ = std::max(commit_index_, m.index);
+  emitted_index_ = std::max(emitted_index_, m.index);
+  reload_members();
+}
+
 std::optional<uint64_t> raft_core::propose(entry_kind kind, std::string key,
                                            std::string value, effects& out) {
   checked_call check{*this};
@@ -467,13 +557,14 @@ void raft_core::reload_members() {
   members_.clear();
   config_index_ = 0;
   auto e = log_.last_config();
-  if (e == nullptr)
+  auto index = e != nullptr ? e->index : prefix_config_index_;
+  auto& value = e != nullptr ? e->value : prefix_config_;
+  if (index == 0)
     return;
-  config_index_ = e->index;
-  auto ms = decode_members(e->value);
+  config_index_ = index;
+  auto ms = decode_members(value);
   RAFTD_CHECK(ms.has_value(), "the configuration entry at "
-                                + std::to_string(e->index)
-                                + " does not decode");
+                                + std::to_string(index) + " does not decode");
   members_ = std::move(*ms);
 }
 

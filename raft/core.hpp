@@ -55,6 +55,10 @@ struct core_config {
 ///    already durable here and committed by a majority).
 struct effects {
   bool save_state = false;
+  /// The log's compacted prefix moved up to (compact_to, compact_term):
+  /// entries at or below it go from the disk too (§7).
+  uint64_t compact_to = 0;
+  uint64_t compact_term = 0;
   uint64_t truncate_from = 0;
   std::vector<log_entry> append;
   std::vector<std::pair<node_name, vote_request>> after_sync;
@@ -64,7 +68,8 @@ struct effects {
 
   /// True if anything must be written before replies go out.
   bool needs_write() const {
-    return save_state || truncate_from != 0 || !append.empty();
+    return save_state || truncate_from != 0 || !append.empty()
+           || compact_to != 0;
   }
 };
 
@@ -74,6 +79,14 @@ public:
   /// index: those entries were committed, so commit starts there.
   raft_core(core_config cfg, hard_state hs, std::vector<log_entry> log,
             uint64_t applied);
+  /// Starts from a log after a compacted prefix and the state machine's
+  /// snapshot `applied` (its index was applied; its configuration is in
+  /// force unless the log holds a later one). The log must continue the
+  /// snapshot: log.prefix_index() <= applied.index <= log.last_index(),
+  /// with the same term at applied.index (the caller reconciles the two
+  /// first, see main.cpp).
+  raft_core(core_config cfg, hard_state hs, raft_log log,
+            const snapshot_meta& applied);
 
   /// Writes the founding configuration (this server alone) at index 1 of an
   /// empty log. It counts as committed: a cluster of one agrees with itself.
@@ -104,6 +117,21 @@ public:
 
   /// The local log is durable up to (index, term) (the persister replied).
   void persisted(uint64_t index, uint64_t term, effects& out);
+
+  /// InstallSnapshot receiver, for each chunk (§7): true if it comes from
+  /// the leader of this term or a later one (followed from now on, the
+  /// election timer reset), false if it is stale or meant for another node.
+  bool handle_install_chunk(const snapshot_chunk& c, effects& out);
+
+  /// Log compaction (§7): the state machine's snapshot is durable at or
+  /// past `upto`, which is applied here: the entries up to it go. The
+  /// configuration in force at `upto` is kept.
+  void compact(uint64_t upto, effects& out);
+
+  /// InstallSnapshot receiver (§7, thesis §5.3): the state machine now holds
+  /// snapshot `m` (switched to it). A log that holds m's last entry keeps
+  /// what follows it; any other log is discarded whole.
+  void install_snapshot(const snapshot_meta& m, effects& out);
 
   /// Leader only: appends a client command; returns its index, or nothing if
   /// this server is not the leader.
@@ -163,6 +191,11 @@ private:
   void maybe_commit(effects& out);
   void emit_committed(effects& out);
   void reload_members();
+  /// A message from `leader` of `term`: false if the term is stale; else
+  /// follows it (§5.1, §5.2) and resets the election timer.
+  bool accept_leader(uint64_t term, const node_name& leader, effects& out);
+  /// Drops from `req` what the compacted prefix already covers.
+  void skip_compacted(append_request& req) const;
 
   // -- votes -------------------------------------------------------------------
   bool in_lease() const;
@@ -198,6 +231,10 @@ private:
   node_name leader_;
   std::vector<member> members_;
   uint64_t config_index_ = 0;
+  /// The configuration in force at the compacted prefix (the latest one at
+  /// or below it): used while the log after it holds none.
+  uint64_t prefix_config_index_ = 0;
+  std::string prefix_config_;
 
   /// Ticks since the last reset: heard from a leader, granted a vote, or
   /// started an election.

@@ -12,6 +12,16 @@ raft_log::raft_log(std::vector<log_entry> entries)
              std::make_move_iterator(entries.end())) {
 }
 
+raft_log::raft_log(uint64_t prefix_index, uint64_t prefix_term,
+                   std::vector<log_entry> entries)
+  : raft_log(std::move(entries)) {
+  prefix_index_ = prefix_index;
+  prefix_term_ = prefix_term;
+  RAFTD_CHECK(entries_.empty() || entries_.front().index == prefix_index + 1,
+              "the log after prefix " + std::to_string(prefix_index)
+                + " starts at " + std::to_string(entries_.front().index));
+}
+
 uint64_t raft_log::term_at(uint64_t index) const {
   if (index == prefix_index_)
     return prefix_term_;
@@ -61,9 +71,29 @@ void raft_log::truncate_from(uint64_t from) {
     entries_.resize(from - first_index());
 }
 
-const log_entry* raft_log::last_config() const {
+void raft_log::compact(uint64_t upto) {
+  if (upto == prefix_index_)
+    return;
+  RAFTD_CHECK(holds(upto), "compacting to " + std::to_string(upto)
+                             + " outside the log's range "
+                             + std::to_string(first_index()) + ".."
+                             + std::to_string(last_index()));
+  auto term = at(upto).term;
+  entries_.erase(entries_.begin(),
+                 entries_.begin() + static_cast<ptrdiff_t>(upto - prefix_index_));
+  prefix_index_ = upto;
+  prefix_term_ = term;
+}
+
+void raft_log::reset(uint64_t index, uint64_t term) {
+  entries_.clear();
+  prefix_index_ = index;
+  prefix_term_ = term;
+}
+
+const log_entry* raft_log::last_config(uint64_t upto) const {
   for (auto i = entries_.rbegin(); i != entries_.rend(); ++i)
-    if (i->kind == entry_kind::config)
+    if (i->index <= upto && i->kind == entry_kind::config)
       return &*i;
   return nullptr;
 }

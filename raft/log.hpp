@@ -1,9 +1,8 @@
 #pragma once
 // The Raft log as the core sees it (etcd's log.go): the entries after a
-// compacted prefix. Today the prefix is empty (first_index() == 1); once the
-// state machine's snapshot covers a prefix (thesis §5.1), `compact` drops it
-// and only its last index and term stay, for the consistency check of the
-// entry after it (§5.3).
+// compacted prefix. Once the state machine's snapshot covers a prefix (§7,
+// thesis §5.1), `compact` drops it and only its last index and term stay,
+// for the consistency check of the entry after it (§5.3).
 
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +19,13 @@ public:
   raft_log() = default;
   /// `entries` hold consecutive indexes starting at 1.
   explicit raft_log(std::vector<log_entry> entries);
+  /// `entries` hold consecutive indexes starting at `prefix_index` + 1.
+  raft_log(uint64_t prefix_index, uint64_t prefix_term,
+           std::vector<log_entry> entries);
+
+  /// Last index and term of the compacted prefix (0, 0: none).
+  uint64_t prefix_index() const { return prefix_index_; }
+  uint64_t prefix_term() const { return prefix_term_; }
 
   /// Index of the first entry held (1 while nothing is compacted).
   uint64_t first_index() const { return prefix_index_ + 1; }
@@ -48,9 +54,17 @@ public:
   /// Drops every entry from `from` on (`from` past the prefix).
   void truncate_from(uint64_t from);
 
-  /// The latest configuration entry held, or null (thesis §4.1: the latest
-  /// one in the log is in force, committed or not).
-  const log_entry* last_config() const;
+  /// Drops the entries up to `upto` (held, or the prefix itself), keeping
+  /// its term as the prefix's (§7: the snapshot replaces them).
+  void compact(uint64_t upto);
+  /// Drops every entry: the log starts after (index, term) (§7: a snapshot
+  /// the log does not continue replaces it whole).
+  void reset(uint64_t index, uint64_t term);
+
+  /// The latest configuration entry held at or below `upto`, or null
+  /// (thesis §4.1: the latest one in the log is in force, committed or not).
+  const log_entry*
+  last_config(uint64_t upto = std::numeric_limits<uint64_t>::max()) const;
 
 private:
   /// Last index and term of the compacted prefix (0, 0: none).

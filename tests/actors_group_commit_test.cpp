@@ -88,3 +88,38 @@ CAF_TEST(a truncation drops what the next batch meant to append 5.3) {
   CAF_CHECK_EQUAL(b->entries.back().term, 2u);
   CAF_CHECK_EQUAL(gc.finish().first, (group_commit::last_entry{6, 2}));
 }
+
+CAF_TEST(a snapshot past the next batch drops what it covers 7) {
+  group_commit gc;
+  auto e1 = appending({5, 6, 7}, 2);
+  e1.truncate_from = 5;
+  gc.merge(e1, hard_state{2, ""});
+  // An installed snapshot at 6 (of another term): the log restarts after
+  // it, so nothing at or below 6 is written and the truncation moves past.
+  effects e2;
+  e2.compact_to = 6;
+  e2.compact_term = 3;
+  e2.truncate_from = 7;
+  gc.merge(e2, hard_state{3, ""});
+  auto b = gc.start();
+  CAF_REQUIRE(b);
+  CAF_CHECK_EQUAL(b->compact_to, 6u);
+  CAF_CHECK_EQUAL(b->compact_term, 3u);
+  CAF_CHECK_EQUAL(b->truncate_from, 7u);
+  CAF_CHECK(b->entries.empty()); // 7 went with the truncation
+}
+
+CAF_TEST(a compaction rides along with the entries of the next batch 7) {
+  group_commit gc;
+  auto e1 = appending({10, 11});
+  gc.merge(e1, hard_state{1, ""});
+  effects e2;
+  e2.compact_to = 4;
+  e2.compact_term = 1;
+  gc.merge(e2, hard_state{1, ""});
+  auto b = gc.start();
+  CAF_REQUIRE(b);
+  CAF_CHECK_EQUAL(b->compact_to, 4u);
+  CAF_CHECK_EQUAL(b->entries.size(), 2u);
+  CAF_CHECK_EQUAL(b->truncate_from, 0u);
+}

@@ -53,7 +53,7 @@ mock_persister(mock_persister_actor::pointer self,
     [=](atom::recover) -> caf::result<durable_log> {
       *store = make_memory_log_store(disk);
       durable_log dl;
-      if (auto err = (*store)->load(dl.state, dl.entries))
+      if (auto err = (*store)->load(dl))
         return err;
       persist_batch probe;
       probe.has_state = true;
@@ -61,6 +61,9 @@ mock_persister(mock_persister_actor::pointer self,
       if (auto err = (*store)->write(probe))
         return err;
       return dl;
+    },
+    [=](atom::trim) {
+      // nothing to delete in memory
     },
     [=](caf::ok_atom) {
       for (auto& [rp, n] : hw->held)
@@ -162,6 +165,8 @@ node_actor::behavior_type fake_peer(node_actor::pointer self,
       return append_response{r.term,       name, true, last, 0, 0,
                              r.read_round};
     },
+    [=](atom::install, const snapshot_chunk&)
+      -> caf::result<install_response> { return refuse(); },
     [=](atom::read_index) -> caf::result<uint64_t> {
       ++seen->read_index_asked[name];
       if (seen->silent.count(name) > 0) { // never answers
@@ -217,9 +222,10 @@ struct fixture : test_coordinator_fixture<> {
       disk->state.term = 1;
     }
     std::shared_ptr<log_store> store{make_memory_log_store(disk)};
-    hard_state hs;
-    std::vector<log_entry> log;
-    CAF_REQUIRE(!store->load(hs, log));
+    durable_log dl;
+    CAF_REQUIRE(!store->load(dl));
+    auto& hs = dl.state;
+    auto& log = dl.entries;
     core_config cc;
     cc.id = "a";
     cc.election_ticks = 10;
@@ -238,7 +244,7 @@ struct fixture : test_coordinator_fixture<> {
                          : sys.spawn(no_connector);
     connector = rc.connector;
     role = spawn_raft_role(sys, rc, std::move(core), persister, sm,
-                           kv->applied_index(), ids.size() == 1);
+                           kv->meta(), ids.size() == 1);
     sched.run();
   }
 

@@ -18,6 +18,11 @@ CAF_TEST(all fields are rendered) {
   s.commit_index = 10;
   s.applied_index = 9;
   s.last_index = 11;
+  s.first_index = 5;
+  s.snapshot_index = 6;
+  s.snapshot_term = 3;
+  s.snapshots_installed = 2;
+  s.snapshots_sent = 4;
   s.storage_error = "storage_failed: disk full";
   member_status m;
   m.info = member{"def5678", "localhost:4002", "localhost:5002"};
@@ -36,6 +41,11 @@ CAF_TEST(all fields are rendered) {
   CAF_CHECK_EQUAL(j["commit_index"], 10);
   CAF_CHECK_EQUAL(j["applied_index"], 9);
   CAF_CHECK_EQUAL(j["last_index"], 11);
+  CAF_CHECK_EQUAL(j["first_index"], 5);
+  CAF_CHECK_EQUAL(j["snapshot_index"], 6);
+  CAF_CHECK_EQUAL(j["snapshot_term"], 3);
+  CAF_CHECK_EQUAL(j["snapshots_installed"], 2);
+  CAF_CHECK_EQUAL(j["snapshots_sent"], 4);
   CAF_REQUIRE_EQUAL(j["members"].size(), 1u);
   auto& jm = j["members"][0];
   CAF_CHECK_EQUAL(jm["name"], "def5678");
@@ -45,7 +55,7 @@ CAF_TEST(all fields are rendered) {
   CAF_CHECK_EQUAL(jm["match_index"], 8);
   CAF_CHECK_EQUAL(jm["reachable"], true);
   CAF_CHECK_EQUAL(j["storage_error"], "storage_failed: disk full");
-  CAF_CHECK_EQUAL(j.size(), 10u);
+  CAF_CHECK_EQUAL(j.size(), 15u);
   CAF_CHECK_EQUAL(jm.size(), 6u);
 }
 

@@ -74,6 +74,13 @@ CAF_TEST(a second leader in the same term stops the node 5.2) {
   CAF_CHECK_NOT_EQUAL(msg.find("two leaders in term 2"), std::string::npos);
 }
 
+CAF_TEST(compacting past what was applied stops the node 7) {
+  auto c = follower_of_three(); // entry 1, nothing applied
+  effects out;
+  auto msg = fired([&] { c.compact(1, out); });
+  CAF_CHECK_NOT_EQUAL(msg.find("past applied"), std::string::npos);
+}
+
 CAF_TEST(a configuration entry that does not decode stops the node 4.1) {
   auto msg = fired([] {
     core_config cfg;

@@ -25,6 +25,7 @@
 #include "actors/raft_role.hpp"
 #include "actors/state_machine.hpp"
 #include "messages/errors.hpp"
+#include "raft/reconcile.hpp"
 #include "storage/kv_store.hpp"
 #include "storage/log_store.hpp"
 #include "tests/sim_checker.hpp"
@@ -117,6 +118,24 @@ public:
     return disk_->kv->apply(entries);
   }
 
+  snapshot_meta meta() const override {
+    return disk_->kv->meta();
+  }
+
+  snapshot_meta durable() const override {
+    return disk_->kv->durable();
+  }
+
+  caf::error sync() override {
+    if (disk_->writer != inc_)
+      return make_error(errc::storage_failed, "this incarnation crashed");
+    return disk_->kv->sync();
+  }
+
+  caf::expected<std::unique_ptr<snapshot_reader>> read_snapshot() override {
+    return disk_->kv->read_snapshot();
+  }
+
 private:
   std::shared_ptr<sim_disk> disk_;
   uint64_t inc_;
@@ -131,8 +150,16 @@ public:
     // nop
   }
 
-  caf::error load(hard_state& hs, std::vector<log_entry>& es) override {
-    return inner_->load(hs, es);
+  caf::error load(durable_log& out) override {
+    return inner_->load(out);
+  }
+
+  caf::expected<bool> trim(size_t max_entries) override {
+    return inner_->trim(max_entries);
+  }
+
+  uint64_t prefix_index() const override {
+    return inner_->prefix_index();
   }
 
   caf::error write(const persist_batch& b) override {
@@ -402,9 +429,8 @@ private:
   void bootstrap_disks();
   void start_node(size_t n);
   role_config make_role_config(size_t n);
-  std::unique_ptr<raft_core> make_core(size_t n, const hard_state& hs,
-                                       const std::vector<log_entry>& log,
-                                       uint64_t applied);
+  std::unique_ptr<raft_core> make_core(size_t n, durable_log& dl,
+                                       const snapshot_meta& applied);
   void own_node_actors(size_t n);
   void crash(size_t n, const char* why);
   void crash_if_doomed();
@@ -630,6 +656,10 @@ role_config cluster::make_role_config(size_t n) {
   rc.max_batch_entries = sc_.max_batch_entries;
   rc.max_inflight = sc_.max_inflight;
   rc.catch_up_timeout = catch_up_timeout;
+  rc.snapshot_entries = opts_.snapshot_entries;
+  rc.snapshot_trailing = opts_.snapshot_trailing;
+  rc.snapshot_chunk_bytes = 64; // a few pairs a chunk: many chunks to lose
+  rc.detached_streams = false;
   rc.bug_vote_before_durable = opts_.bugs.vote_before_durable;
   rc.bug_local_reads = opts_.bugs.local_reads;
   rc.bug_delete_before_apply = opts_.bugs.delete_before_apply;
@@ -663,12 +693,22 @@ void cluster::start_node(size_t n) {
   nd.disk->fail_next = false;
   nd.disk_failed = false;
   auto store = std::make_shared<gated_log_store>(nd.disk, nd.inc);
-  hard_state hs;
-  std::vector<log_entry> log;
-  if (auto err = store->load(hs, log))
+  durable_log dl;
+  if (auto err = store->load(dl))
     return checker_.fail(check::liveness, label(n) + " cannot load its log");
-  auto applied = nd.disk->kv->applied_index();
-  checker_.restarted(n, applied);
+  // As main.cpp: the kv state's snapshot, and the log made to continue it.
+  // The memory store survives a crash whole (as LevelDB's batches do a
+  // process crash): all it applied is what a restart finds.
+  auto applied = nd.disk->kv->meta();
+  auto fix = reconcile_log(dl, applied);
+  if (!fix)
+    return checker_.fail(check::liveness, label(n) + " cannot start: "
+                                            + raftd::describe(fix.error()));
+  if (*fix)
+    if (auto err = store->write(**fix))
+      return checker_.fail(check::liveness, label(n) + " cannot reset its log");
+  auto& hs = dl.state;
+  checker_.restarted(n, applied.index);
   nd.role_now = role_kind::follower;
   nd.term = hs.term;
   nd.leader.clear();
@@ -677,33 +717,49 @@ void cluster::start_node(size_t n) {
   nd.members.clear();
   nd.stuck = false;
   nd.persister = spawn_persister(*sys_, store, false);
+  state_machine_config smc;
+  smc.sync_every = opts_.snapshot_entries;
+  smc.installer = [disk = nd.disk, inc = nd.inc](const snapshot_meta& m)
+    -> caf::expected<std::unique_ptr<kv_install>> {
+    // The switch: the disk's kv state is the new one from now on, whole.
+    auto sw = [disk, inc](std::shared_ptr<kv_store> fresh)
+      -> std::unique_ptr<kv_store> {
+      disk->kv = std::move(fresh);
+      return std::make_unique<gated_kv_store>(disk, inc);
+    };
+    return make_memory_kv_install(m, sw);
+  };
   nd.sm = spawn_state_machine(
-    *sys_, std::make_shared<gated_kv_store>(nd.disk, nd.inc), false);
+    *sys_, std::make_shared<gated_kv_store>(nd.disk, nd.inc), false,
+    std::move(smc));
   nd.connector = net_->spawn_connector(n, nd.inc);
+  auto log_size = dl.entries.size();
   nd.role = spawn_raft_role(*sys_, make_role_config(n),
-                            make_core(n, hs, log, applied), nd.persister,
+                            make_core(n, dl, applied), nd.persister,
                             nd.sm, applied, false);
   nd.up = true;
   net_->node_up(n, nd.inc, nd.role);
   own_node_actors(n);
   trace("start " + nd.name + "." + std::to_string(nd.inc) + " from disk: term "
         + std::to_string(hs.term) + ", vote '" + hs.voted_for + "', "
-        + std::to_string(log.size()) + " entries, applied "
-        + std::to_string(applied));
+        + std::to_string(log_size) + " entries after "
+        + std::to_string(dl.prefix_index) + ", applied "
+        + std::to_string(applied.index));
 }
 
 /// The core as main.cpp builds it, from the disk: its log, and the kv
 /// state's applied index (entries up to it are not applied again).
 std::unique_ptr<raft_core>
-cluster::make_core(size_t n, const hard_state& hs,
-                   const std::vector<log_entry>& log, uint64_t applied) {
+cluster::make_core(size_t n, durable_log& dl, const snapshot_meta& applied) {
   core_config cc;
   cc.id = nodes_[n].name;
   cc.seed = rng_();
   cc.election_ticks = sc_.election_ticks;
   cc.bugs.commit_old_terms = opts_.bugs.commit_old_terms;
   cc.bugs.skip_log_check = opts_.bugs.skip_log_check;
-  return std::make_unique<raft_core>(cc, hs, log, applied);
+  return std::make_unique<raft_core>(
+    cc, dl.state,
+    raft_log{dl.prefix_index, dl.prefix_term, std::move(dl.entries)}, applied);
 }
 
 /// Its role, persister, state machine, connector, and the replicators the

@@ -108,6 +108,11 @@ struct sim_options {
   /// never campaigns outside its own latest configuration (against thesis
   /// §4.2.2): nobody is ever elected.
   bool unguarded_changes = false;
+  /// Log compaction (§7): the state machine syncs every `snapshot_entries`
+  /// applied entries and the log keeps `snapshot_trailing` behind (0: the
+  /// log is never compacted).
+  uint64_t snapshot_entries = 0;
+  uint64_t snapshot_trailing = 0;
   /// Virtual time with faults, then the bound for liveness after them.
   std::chrono::milliseconds fault_time{3000};
   std::chrono::milliseconds liveness_bound{10000};

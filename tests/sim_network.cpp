@@ -164,6 +164,9 @@ relay_actor::behavior_type relay(relay_ptr self, network* net, size_t from,
     [=](atom::read_index) {
       return forward<uint64_t>(self, none, atom::read_index::value);
     },
+    [=](atom::install, snapshot_chunk& c) {
+      return forward<install_response>(self, none, atom::install::value, c);
+    },
     [=](close_atom) { self->quit(); },
     [=](release_atom, uint64_t id) {
       auto i = self->state.held.find(id);
