@@ -88,17 +88,20 @@ void for_each_backend(const std::function<void(backend&)>& check) {
   }
 }
 
+/// What load() read, under the names the tests use.
 struct loaded {
   hard_state hs;
+  uint64_t prefix_index = 0;
+  uint64_t prefix_term = 0;
   std::vector<log_entry> entries;
 };
 
 loaded load(log_store& s) {
-  loaded result;
-  auto err = s.load(result.hs, result.entries);
+  durable_log d;
+  auto err = s.load(d);
   if (err)
     CAF_FAIL("load failed: " << context_of(err));
-  return result;
+  return {d.state, d.prefix_index, d.prefix_term, std::move(d.entries)};
 }
 
 bool ok(const caf::error& err) {
@@ -296,9 +299,8 @@ caf::error load_error(const std::string& dir) {
   auto s = open_leveldb_log_store(dir, false);
   if (!s)
     return s.error();
-  hard_state hs;
-  std::vector<log_entry> es;
-  return (*s)->load(hs, es);
+  durable_log d;
+  return (*s)->load(d);
 }
 
 } // namespace
