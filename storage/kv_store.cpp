@@ -470,7 +470,8 @@ public:
     if (done_)
       return make_error(errc::internal, "memory kv install: already finished "
                                         "or void");
-    if (auto err = detail::check_chunk(keys, values, last_key_, digest_.count() > 0))
+    if (auto err = detail::check_chunk(keys, values, last_key_,
+                                       digest_.count() > 0))
       return err;
     for (size_t i = 0; i < keys.size(); ++i) {
       digest_.add(keys[i], values[i]);

@@ -207,7 +207,7 @@ CAF_TEST(a missing or damaged kv database is corrupt_data) {
   CAF_CHECK(is(s.error(), errc::corrupt_data));
 }
 
-// -- snapshots (§7): meta, durability, readers -----------------------------------
+// -- snapshots (§7): meta, durability, readers -------------------------------
 
 namespace {
 
