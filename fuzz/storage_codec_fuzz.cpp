@@ -84,6 +84,15 @@ void check_log(std::string_view in) {
   } else {
     check_failure(hs, "hard state");
   }
+  if (auto p = decode_log_prefix(in)) {
+    auto enc = encode_log_prefix(*p);
+    RAFTD_CHECK(enc.size() <= in.size(), "log prefix size");
+    auto back = decode_log_prefix(enc);
+    RAFTD_CHECK(back && back->index == p->index && back->term == p->term,
+                "log prefix round trip");
+  } else {
+    check_failure(p, "log prefix");
+  }
 }
 
 void check_kv(std::string_view in) {
@@ -99,6 +108,25 @@ void check_kv(std::string_view in) {
     RAFTD_CHECK(encode_applied_index(*a) == in, "applied index round trip");
   else
     check_failure(a, "applied index");
+  if (auto m = decode_snapshot_meta(42, in)) {
+    auto enc = encode_snapshot_meta(*m);
+    RAFTD_CHECK(m->index == 42 && enc.size() <= in.size(), "meta size");
+    auto back = decode_snapshot_meta(42, enc);
+    RAFTD_CHECK(back && *back == *m, "snapshot meta round trip");
+  } else {
+    check_failure(m, "snapshot meta");
+  }
+  if (auto p = decode_install_progress(in)) {
+    auto enc = encode_install_progress(*p);
+    RAFTD_CHECK(enc.size() <= in.size(), "install progress size");
+    auto back = decode_install_progress(enc);
+    RAFTD_CHECK(back && back->count == p->count
+                  && back->checksum == p->checksum
+                  && back->last_key == p->last_key,
+                "install progress round trip");
+  } else {
+    check_failure(p, "install progress");
+  }
 }
 
 } // namespace

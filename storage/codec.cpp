@@ -1,9 +1,13 @@
 // DATA/log:  'e' index:be64 -> version:u8 term:varint kind:u8
 //                              key_len:varint key value(rest)
 //            'h'            -> version:u8 term:varint voted_for(rest)
+//            'p'            -> prefix_index:be64 prefix_term:varint
 //            'v'            -> format_version:u8
 // DATA/kv:   'k' user_key   -> value (raw bytes)
 //            'a'            -> applied_index:be64 (same batch as the values)
+//            'm'            -> applied_term:varint config_index:varint
+//                              config(rest)
+//            'i'            -> count:varint checksum:be64 last_key(rest)
 //            'v'            -> format_version:u8
 
 #include "storage/codec.hpp"
@@ -19,6 +23,9 @@ constexpr char hard_state_tag = 'h';
 constexpr char version_tag = 'v';
 constexpr char kv_prefix = 'k';
 constexpr char applied_tag = 'a';
+constexpr char meta_tag = 'm';
+constexpr char install_tag = 'i';
+constexpr char prefix_tag = 'p';
 
 /// A varint never needs more bytes than this for 64 bits.
 constexpr size_t max_varint_len = 10;
@@ -232,6 +239,77 @@ caf::expected<uint64_t> decode_applied_index(std::string_view in) {
     return corrupt("applied index of " + std::to_string(in.size())
                    + " bytes, expected 8");
   return index;
+}
+
+std::string snapshot_meta_key() {
+  return std::string(1, meta_tag);
+}
+
+std::string encode_snapshot_meta(const snapshot_meta& m) {
+  std::string out;
+  out.reserve(20 + m.config.size());
+  put_varint(out, m.term);
+  put_varint(out, m.config_index);
+  out += m.config;
+  return out;
+}
+
+caf::expected<snapshot_meta> decode_snapshot_meta(uint64_t index,
+                                                  std::string_view in) {
+  snapshot_meta m;
+  m.index = index;
+  if (!get_varint(in, m.term) || !get_varint(in, m.config_index))
+    return corrupt("snapshot meta: truncated");
+  if (m.config_index > index)
+    return corrupt("snapshot meta: configuration index "
+                   + std::to_string(m.config_index)
+                   + " past the applied index " + std::to_string(index));
+  m.config.assign(in.data(), in.size());
+  return m;
+}
+
+std::string install_progress_key() {
+  return std::string(1, install_tag);
+}
+
+std::string encode_install_progress(const install_progress& p) {
+  std::string out;
+  put_varint(out, p.count);
+  put_be64(out, p.checksum);
+  out += p.last_key;
+  return out;
+}
+
+caf::expected<install_progress>
+decode_install_progress(std::string_view in) {
+  install_progress p;
+  if (!get_varint(in, p.count) || !get_be64(in, p.checksum))
+    return corrupt("install progress: truncated");
+  p.last_key.assign(in.data(), in.size());
+  return p;
+}
+
+// -- DATA/log, compaction -----------------------------------------------------
+
+std::string log_prefix_key() {
+  return std::string(1, prefix_tag);
+}
+
+std::string encode_log_prefix(const compacted_prefix& p) {
+  std::string out;
+  put_be64(out, p.index);
+  put_varint(out, p.term);
+  return out;
+}
+
+caf::expected<compacted_prefix> decode_log_prefix(std::string_view in) {
+  compacted_prefix p;
+  if (!get_be64(in, p.index) || !get_varint(in, p.term))
+    return corrupt("log prefix: truncated");
+  if (!in.empty())
+    return corrupt("log prefix: " + std::to_string(in.size())
+                   + " trailing bytes");
+  return p;
 }
 
 } // namespace raftd::codec

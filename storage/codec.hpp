@@ -4,9 +4,20 @@
 // DATA/log:  'e' index:be64 -> version:u8 term:varint kind:u8
 //                              key_len:varint key value(rest)
 //            'h'            -> version:u8 term:varint voted_for(rest)
+//            'p'            -> prefix_index:be64 prefix_term:varint
+//                              (absent: 0, 0; entries at or below it are
+//                              dead, and trim() deletes them)
 //            'v'            -> format_version:u8
 // DATA/kv:   'k' user_key   -> value (raw bytes)
 //            'a'            -> applied_index:be64 (same batch as the values)
+//            'm'            -> applied_term:varint config_index:varint
+//                              config(rest): the rest of the snapshot meta,
+//                              in every batch that writes 'a' (absent, as
+//                              in a database of an older raftd: 0, 0, "")
+//            'i'            -> count:varint checksum:be64 last_key(rest):
+//                              progress of an install not finished yet
+//                              (same batch as each chunk; deleted by the
+//                              batch that writes 'a' and 'm')
 //            'v'            -> format_version:u8
 //
 // be64: 8 bytes, big-endian, so LevelDB's bytewise key order is index order.
@@ -102,5 +113,46 @@ std::string applied_index_key();
 std::string encode_applied_index(uint64_t index);
 
 caf::expected<uint64_t> decode_applied_index(std::string_view bytes);
+
+/// The key of the snapshot meta beside the applied index: "m".
+std::string snapshot_meta_key();
+
+/// The 'm' value: `m` without its index (that is 'a').
+std::string encode_snapshot_meta(const snapshot_meta& m);
+
+/// Decodes an 'm' value; the index comes from 'a'.
+caf::expected<snapshot_meta> decode_snapshot_meta(uint64_t index,
+                                                  std::string_view bytes);
+
+/// How far an unfinished install got: the digest so far and the last key
+/// written (the next chunk's keys must be past it).
+struct install_progress {
+  uint64_t count = 0;
+  uint64_t checksum = 0;
+  std::string last_key;
+};
+
+/// The key of the install progress: "i".
+std::string install_progress_key();
+
+std::string encode_install_progress(const install_progress& p);
+
+caf::expected<install_progress>
+decode_install_progress(std::string_view bytes);
+
+// -- DATA/log, compaction -----------------------------------------------------
+
+/// The last index and term of the compacted prefix.
+struct compacted_prefix {
+  uint64_t index = 0;
+  uint64_t term = 0;
+};
+
+/// The key of the compacted prefix: "p".
+std::string log_prefix_key();
+
+std::string encode_log_prefix(const compacted_prefix& p);
+
+caf::expected<compacted_prefix> decode_log_prefix(std::string_view bytes);
 
 } // namespace raftd::codec

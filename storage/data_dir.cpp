@@ -1,5 +1,6 @@
 #include "storage/data_dir.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "messages/errors.hpp"
+#include "storage/kv_dirs.hpp"
 
 namespace raftd {
 
@@ -28,6 +30,10 @@ constexpr const char* name_file = "name";
 constexpr const char* name_tmp_file = "name.tmp";
 constexpr const char* log_dir = "log";
 constexpr const char* kv_dir = "kv";
+constexpr const char* kv_current_file = "kv-current";
+constexpr const char* kv_current_tmp_file = "kv-current.tmp";
+/// "kv." and at most this many digits: more is not a name we wrote.
+constexpr size_t max_kv_digits = 19;
 
 std::string errno_text(int code) {
   return std::strerror(code);
@@ -169,8 +175,8 @@ caf::error write_name(const std::string& dir, const std::string& name) {
   return sync_dir(dir);
 }
 
-caf::expected<std::string> read_name(const std::string& dir) {
-  auto path = dir + "/" + name_file;
+/// Reads up to name_read_limit bytes of the small file at `path`.
+caf::expected<std::string> read_small_file(const std::string& path) {
   fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (fd.get() < 0)
     return make_error(errc::corrupt_data,
@@ -188,19 +194,27 @@ caf::expected<std::string> read_name(const std::string& dir) {
       break;
     data.append(buf, static_cast<size_t>(n));
   }
-  if (!valid_name(data))
-    return make_error(errc::corrupt_data,
-                      path + " must hold exactly 7 lowercase hex characters "
-                             "and no newline, but holds \""
-                        + printable(data.substr(0, name_read_limit)) + "\"");
   return data;
 }
 
-caf::error open_stores(data_dir& d, bool create) {
+caf::expected<std::string> read_name(const std::string& dir) {
+  auto path = dir + "/" + name_file;
+  auto data = read_small_file(path);
+  if (!data)
+    return data.error();
+  if (!valid_name(*data))
+    return make_error(errc::corrupt_data,
+                      path + " must hold exactly 7 lowercase hex characters "
+                             "and no newline, but holds \""
+                        + printable(data->substr(0, name_read_limit)) + "\"");
+  return std::move(*data);
+}
+
+caf::error open_stores(data_dir& d, bool create, const std::string& kv_name) {
   auto log = open_leveldb_log_store(d.path + "/" + log_dir, create);
   if (!log)
     return log.error();
-  auto kv = open_leveldb_kv_store(d.path + "/" + kv_dir, create);
+  auto kv = open_leveldb_kv_store(d.path + "/" + kv_name, create);
   if (!kv)
     return kv.error();
   d.log = std::move(*log);
@@ -228,17 +242,24 @@ caf::expected<data_dir> open_existing(data_dir d) {
   if (!name)
     return name.error();
   d.name = std::move(*name);
-  for (auto sub : {log_dir, kv_dir})
+  auto kv_name = detail::live_kv_name(d.path);
+  if (!kv_name)
+    return kv_name.error();
+  for (auto sub : {log_dir, kv_name->c_str()})
     if (auto err = check_subdir(d.path, sub))
       return err;
-  if (auto err = open_stores(d, false))
+  // What an interrupted install, or a switch whose old directory was not
+  // removed yet, left behind.
+  if (auto err = detail::remove_other_kv_dirs(d.path, *kv_name))
+    return err;
+  if (auto err = open_stores(d, false, *kv_name))
     return err;
   return d;
 }
 
 caf::expected<data_dir> create_fresh(data_dir d) {
   // The name goes last: its presence says log/ and kv/ are complete.
-  if (auto err = open_stores(d, true))
+  if (auto err = open_stores(d, true, kv_dir))
     return err;
   if (auto err = sync_dir(d.path))
     return err;
@@ -319,7 +340,113 @@ caf::expected<std::unique_ptr<log_store>> reopen_log(const std::string& path) {
 }
 
 caf::expected<std::unique_ptr<kv_store>> reopen_kv(const std::string& path) {
-  return open_leveldb_kv_store(path + "/" + kv_dir, false);
+  auto kv_name = detail::live_kv_name(path);
+  if (!kv_name)
+    return kv_name.error();
+  // Leftover directories stay until the next open_data_dir: an install
+  // running beside this store may own one of them.
+  return open_leveldb_kv_store(path + "/" + *kv_name, false);
 }
+
+namespace detail {
+
+bool is_kv_dir_name(const std::string& name) {
+  if (name == kv_dir)
+    return true;
+  std::string dot = std::string{kv_dir} + ".";
+  if (name.size() <= dot.size() || name.size() > dot.size() + max_kv_digits
+      || name.compare(0, dot.size(), dot) != 0)
+    return false;
+  return std::all_of(name.begin() + static_cast<ptrdiff_t>(dot.size()),
+                     name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+caf::expected<std::string> live_kv_name(const std::string& path) {
+  auto file = path + "/" + kv_current_file;
+  struct stat st;
+  if (::lstat(file.c_str(), &st) != 0 && errno == ENOENT)
+    return std::string{kv_dir};
+  auto name = read_small_file(file);
+  if (!name)
+    return name.error();
+  if (!is_kv_dir_name(*name))
+    return make_error(errc::corrupt_data,
+                      file + " must name a kv directory (\"kv\" or "
+                             "\"kv.<digits>\", no newline), but holds \""
+                        + printable(*name) + "\": the data directory is "
+                                             "damaged, refusing to start");
+  auto dir = path + "/" + *name;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return make_error(errc::corrupt_data,
+                      file + " names " + *name + ", but " + dir
+                        + " is not a directory: the data directory is "
+                          "damaged, refusing to start");
+  return std::move(*name);
+}
+
+caf::expected<std::string> next_kv_name(const std::string& path) {
+  auto names = list_dir(path);
+  if (!names)
+    return names.error();
+  uint64_t highest = 0;
+  for (auto& n : *names)
+    if (n != kv_dir && is_kv_dir_name(n))
+      highest = std::max<uint64_t>(highest, std::stoull(n.substr(3)));
+  return std::string{kv_dir} + "." + std::to_string(highest + 1);
+}
+
+caf::error switch_live_kv(const std::string& path, const std::string& name,
+                          bool& renamed) {
+  renamed = false;
+  auto tmp = path + "/" + kv_current_tmp_file;
+  auto final_path = path + "/" + kv_current_file;
+  auto fail = [&](const std::string& step, int code) {
+    ::unlink(tmp.c_str());
+    return make_error(errc::storage_failed, "cannot write " + final_path
+                                              + " (" + step
+                                              + "): " + errno_text(code));
+  };
+  fd_guard fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                     0644)};
+  if (fd.get() < 0)
+    return make_error(errc::storage_failed,
+                      "cannot create " + tmp + ": " + errno_text(errno));
+  if (auto code = write_all(fd.get(), name))
+    return fail("write", code);
+  if (::fsync(fd.get()) != 0)
+    return fail("fsync", errno);
+  if (fd.close() != 0)
+    return fail("close", errno);
+  // The one atomic step of an install: before it the old directory is
+  // live, after it the new one.
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0)
+    return fail("rename", errno);
+  renamed = true;
+  return sync_dir(path);
+}
+
+caf::error remove_other_kv_dirs(const std::string& path,
+                                const std::string& live) {
+  auto names = list_dir(path);
+  if (!names)
+    return names.error();
+  bool removed = false;
+  for (auto& n : *names) {
+    if (n == live || !is_kv_dir_name(n))
+      continue;
+    removed = true;
+    std::error_code ec;
+    fs::remove_all(path + "/" + n, ec);
+    if (ec)
+      return make_error(errc::storage_failed,
+                        "cannot remove the stale kv directory " + path + "/"
+                          + n + ": " + ec.message());
+  }
+  if (::unlink((path + "/" + kv_current_tmp_file).c_str()) == 0)
+    removed = true;
+  return removed ? sync_dir(path) : caf::error{};
+}
+
+} // namespace detail
 
 } // namespace raftd

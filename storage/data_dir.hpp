@@ -11,8 +11,11 @@
 //              newline), replaced by rename (then a directory fsync): the
 //              one atomic step of an install. Absent: "kv".
 //
-// At open, a kv directory that kv-current does not name is what an
-// interrupted install (or the switch away from it) left, and is removed.
+// At open, a kv directory ("kv" or "kv.<digits>") that kv-current does not
+// name is what an interrupted install (or a switch whose old directory was
+// not removed yet) left, and is removed, with a stray kv-current.tmp. A
+// kv-current that holds anything else, or names a missing directory, is
+// errc::corrupt_data. begin_kv_install picks N one past the highest kv.M.
 //
 // Nothing in an existing directory is ever overwritten or created: a
 // directory that is not a complete raftd data directory is refused with a
@@ -48,7 +51,8 @@ struct data_dir {
 ///   `name` last and atomically (name.tmp, fsync, link to name, fsync of the
 ///   directory), so `name` marks a complete directory. `fresh` is true.
 /// - Holding `name`: a restart. `name` must hold exactly 7 lowercase hex
-///   characters, and log/ and kv/ must exist; otherwise errc::corrupt_data.
+///   characters, and log/ and the live kv directory must exist; otherwise
+///   errc::corrupt_data.
 /// - Non-empty without `name`: "not a raftd data directory", errc::
 ///   corrupt_data; nothing is written into it. (A node stopped in the middle
 ///   of its very first start leaves one; the error says so when only log/,
@@ -62,7 +66,10 @@ caf::expected<data_dir> open_data_dir(const std::string& path);
 
 /// Opens the log (or kv) database of the data directory at `path` again,
 /// after the store that had it open was dropped (a disk that failed and
-/// recovered). Never creates one.
+/// recovered). Never creates one. reopen_kv opens the directory kv-current
+/// names but removes no other: an install may be running beside it (only
+/// open_data_dir cleans up). The kv database stays open while a snapshot
+/// reader of the dropped store lives, and is "already open" until then.
 caf::expected<std::unique_ptr<log_store>> reopen_log(const std::string& path);
 caf::expected<std::unique_ptr<kv_store>> reopen_kv(const std::string& path);
 

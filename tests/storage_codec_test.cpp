@@ -197,3 +197,74 @@ CAF_TEST(format version is checked exactly) {
   CAF_CHECK(codec::check_format_version(bytes({1, 1})));
   CAF_CHECK(is(codec::check_format_version(bytes({2})), errc::corrupt_data));
 }
+
+CAF_TEST(snapshot meta round trips and rejects truncation) {
+  for (auto m : {snapshot_meta{0, 0, 0, ""},
+                 snapshot_meta{7, 3, 5, all_bytes()},
+                 snapshot_meta{u64_max, u64_max, u64_max, "members"}}) {
+    auto bytes = codec::encode_snapshot_meta(m);
+    auto back = codec::decode_snapshot_meta(m.index, bytes);
+    CAF_REQUIRE(back);
+    CAF_CHECK(*back == m);
+  }
+  // The index is in 'a', not here.
+  auto enc = codec::encode_snapshot_meta(snapshot_meta{9, 2, 4, "c"});
+  auto back = codec::decode_snapshot_meta(8, enc);
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL(back->index, 8u);
+  auto bad = [](const caf::expected<snapshot_meta>& x) {
+    return !x && is(x.error(), errc::corrupt_data);
+  };
+  CAF_CHECK(bad(codec::decode_snapshot_meta(1, "")));
+  CAF_CHECK(bad(codec::decode_snapshot_meta(1, bytes({0x01}))));
+  CAF_CHECK(bad(codec::decode_snapshot_meta(1, bytes({0x80}))));
+  CAF_CHECK(bad(codec::decode_snapshot_meta(1, bytes({0x01, 0x80}))));
+  // A configuration applied after the index it is part of cannot be.
+  CAF_CHECK(bad(codec::decode_snapshot_meta(3, bytes({0x01, 0x04}))));
+  // The config runs to the end: no trailing bytes to reject.
+  CAF_CHECK(!bad(codec::decode_snapshot_meta(3, bytes({0x01, 0x03, 0x00}))));
+}
+
+CAF_TEST(install progress round trips and rejects truncation) {
+  codec::install_progress p{12, 0x0123456789abcdefull, all_bytes()};
+  auto enc = codec::encode_install_progress(p);
+  auto back = codec::decode_install_progress(enc);
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL(back->count, 12u);
+  CAF_CHECK_EQUAL(back->checksum, p.checksum);
+  CAF_CHECK_EQUAL(back->last_key, all_bytes());
+  back = codec::decode_install_progress(
+    codec::encode_install_progress({0, 0, ""}));
+  CAF_REQUIRE(back);
+  CAF_CHECK(back->last_key.empty());
+  auto bad = [](const caf::expected<codec::install_progress>& x) {
+    return !x && is(x.error(), errc::corrupt_data);
+  };
+  CAF_CHECK(bad(codec::decode_install_progress("")));
+  CAF_CHECK(bad(codec::decode_install_progress(bytes({0x80}))));
+  // The checksum is 8 bytes: 7 are a truncated record.
+  CAF_CHECK(bad(codec::decode_install_progress(std::string(8, '\0'))));
+  CAF_CHECK(!bad(codec::decode_install_progress(std::string(9, '\0'))));
+}
+
+CAF_TEST(log prefix round trips and rejects truncation and trailing bytes) {
+  for (auto p : {codec::compacted_prefix{0, 0}, codec::compacted_prefix{5, 2},
+                 codec::compacted_prefix{u64_max, u64_max}}) {
+    auto back = codec::decode_log_prefix(codec::encode_log_prefix(p));
+    CAF_REQUIRE(back);
+    CAF_CHECK_EQUAL(back->index, p.index);
+    CAF_CHECK_EQUAL(back->term, p.term);
+  }
+  auto bad = [](const caf::expected<codec::compacted_prefix>& x) {
+    return !x && is(x.error(), errc::corrupt_data);
+  };
+  auto enc = codec::encode_log_prefix({5, 300});
+  CAF_CHECK(bad(codec::decode_log_prefix("")));
+  CAF_CHECK(bad(codec::decode_log_prefix(enc.substr(0, 8))));
+  CAF_CHECK(bad(codec::decode_log_prefix(enc.substr(0, enc.size() - 1))));
+  CAF_CHECK(bad(codec::decode_log_prefix(enc + "x")));
+  // The new keys sort apart from the log entries and from user keys.
+  CAF_CHECK(!codec::is_log_key(codec::log_prefix_key()));
+  CAF_CHECK_NOT_EQUAL(codec::kv_key(""), codec::snapshot_meta_key());
+  CAF_CHECK_NOT_EQUAL(codec::kv_key(""), codec::install_progress_key());
+}

@@ -24,16 +24,19 @@ std::unique_ptr<log_store> open_log(const std::string& dir, bool create,
   return std::move(*s);
 }
 
+/// What load() read, under the names the tests use.
 struct loaded {
   hard_state hs;
+  uint64_t prefix_index = 0;
+  uint64_t prefix_term = 0;
   std::vector<log_entry> entries;
 };
 
 loaded load(log_store& s) {
-  loaded l;
-  if (auto err = s.load(l.hs, l.entries))
+  durable_log d;
+  if (auto err = s.load(d))
     CAF_FAIL("load failed: " << context_of(err));
-  return l;
+  return {d.state, d.prefix_index, d.prefix_term, std::move(d.entries)};
 }
 
 std::vector<log_entry> prefix(const std::vector<log_entry>& es, size_t n) {

@@ -88,17 +88,20 @@ void for_each_backend(const std::function<void(backend&)>& check) {
   }
 }
 
+/// What load() read, under the names the tests use.
 struct loaded {
   hard_state hs;
+  uint64_t prefix_index = 0;
+  uint64_t prefix_term = 0;
   std::vector<log_entry> entries;
 };
 
 loaded load(log_store& s) {
-  loaded result;
-  auto err = s.load(result.hs, result.entries);
+  durable_log d;
+  auto err = s.load(d);
   if (err)
     CAF_FAIL("load failed: " << context_of(err));
-  return result;
+  return {d.state, d.prefix_index, d.prefix_term, std::move(d.entries)};
 }
 
 bool ok(const caf::error& err) {
@@ -255,6 +258,112 @@ CAF_TEST(an empty batch writes nothing) {
   });
 }
 
+// -- compaction (§7) ---------------------------------------------------------
+
+namespace {
+
+persist_batch compact(uint64_t to, uint64_t term) {
+  persist_batch b;
+  b.compact_to = to;
+  b.compact_term = term;
+  return b;
+}
+
+} // namespace
+
+CAF_TEST(compaction and a reopen keep the prefix and the later entries) {
+  for_each_backend([](backend& b) {
+    CAF_CHECK(ok(b.store().write(append(entries(1, 6, 2)))));
+    CAF_CHECK(ok(b.store().write(compact(4, 2))));
+    CAF_CHECK_EQUAL(b.store().prefix_index(), 4u);
+    CAF_CHECK_EQUAL(b.store().last_index(), 6u);
+    auto l = load(b.store());
+    CAF_CHECK_EQUAL(l.prefix_index, 4u);
+    CAF_CHECK_EQUAL(l.prefix_term, 2u);
+    CAF_CHECK(l.entries == entries(5, 6, 2));
+    b.reopen();
+    CAF_CHECK_EQUAL(b.store().prefix_index(), 4u);
+    CAF_CHECK_EQUAL(b.store().last_index(), 6u);
+    l = load(b.store());
+    CAF_CHECK_EQUAL(l.prefix_index, 4u);
+    CAF_CHECK_EQUAL(l.prefix_term, 2u);
+    CAF_CHECK(l.entries == entries(5, 6, 2));
+    // The prefix only moves up; a lower one is ignored.
+    CAF_CHECK(ok(b.store().write(compact(2, 1))));
+    CAF_CHECK_EQUAL(b.store().prefix_index(), 4u);
+    // Compaction, a truncation past it and new entries in one batch.
+    persist_batch batch = compact(5, 2);
+    batch.truncate_from = 6;
+    batch.entries = entries(6, 7, 3);
+    CAF_CHECK(ok(b.store().write(batch)));
+    b.reopen();
+    l = load(b.store());
+    CAF_CHECK_EQUAL(l.prefix_index, 5u);
+    CAF_CHECK(l.entries == entries(6, 7, 3));
+    CAF_CHECK_EQUAL(b.store().last_index(), 7u);
+  });
+}
+
+CAF_TEST(compaction up to or past the end empties the log) {
+  for_each_backend([](backend& b) {
+    CAF_CHECK(ok(b.store().write(append(entries(1, 3)))));
+    CAF_CHECK(ok(b.store().write(compact(3, 1)))); // exactly at the end
+    CAF_CHECK_EQUAL(b.store().last_index(), 3u);
+    CAF_CHECK(load(b.store()).entries.empty());
+    // A snapshot from a leader, far past the end: entries restart after it.
+    persist_batch wrong = compact(10, 4);
+    wrong.entries = entries(4, 4, 4);
+    CAF_CHECK(is(b.store().write(wrong), errc::internal));
+    CAF_CHECK_EQUAL(b.store().prefix_index(), 3u);
+    persist_batch install = compact(10, 4);
+    install.has_state = true;
+    install.state = hard_state{4, "leader1"};
+    install.entries = entries(11, 12, 4);
+    CAF_CHECK(ok(b.store().write(install)));
+    CAF_CHECK_EQUAL(b.store().prefix_index(), 10u);
+    CAF_CHECK_EQUAL(b.store().last_index(), 12u);
+    b.reopen();
+    CAF_CHECK_EQUAL(b.store().last_index(), 12u);
+    auto l = load(b.store());
+    CAF_CHECK_EQUAL(l.prefix_index, 10u);
+    CAF_CHECK_EQUAL(l.prefix_term, 4u);
+    CAF_CHECK(l.hs == (hard_state{4, "leader1"}));
+    CAF_CHECK(l.entries == entries(11, 12, 4));
+    // Past the end with no entries: empty, last index at the prefix.
+    CAF_CHECK(ok(b.store().write(compact(20, 5))));
+    b.reopen();
+    CAF_CHECK_EQUAL(b.store().last_index(), 20u);
+    CAF_CHECK_EQUAL(b.store().prefix_index(), 20u);
+    CAF_CHECK(load(b.store()).entries.empty());
+    CAF_CHECK(ok(b.store().write(append(entries(21, 21, 5)))));
+    CAF_CHECK(load(b.store()).entries == entries(21, 21, 5));
+  });
+}
+
+CAF_TEST(truncation at or below the prefix is refused unwritten) {
+  for_each_backend([](backend& b) {
+    CAF_CHECK(ok(b.store().write(append(entries(1, 5)))));
+    CAF_CHECK(ok(b.store().write(compact(3, 1))));
+    persist_batch cut;
+    cut.truncate_from = 3;
+    CAF_CHECK(is(b.store().write(cut), errc::internal));
+    cut.truncate_from = 1;
+    CAF_CHECK(is(b.store().write(cut), errc::internal));
+    // Also against the prefix the same batch sets.
+    persist_batch both = compact(4, 1);
+    both.truncate_from = 4;
+    CAF_CHECK(is(b.store().write(both), errc::internal));
+    CAF_CHECK_EQUAL(b.store().prefix_index(), 3u);
+    CAF_CHECK_EQUAL(b.store().last_index(), 5u);
+    cut.truncate_from = 4; // just past it is fine
+    CAF_CHECK(ok(b.store().write(cut)));
+    CAF_CHECK_EQUAL(b.store().last_index(), 3u);
+    b.reopen();
+    CAF_CHECK(load(b.store()).entries.empty());
+    CAF_CHECK_EQUAL(b.store().last_index(), 3u);
+  });
+}
+
 CAF_TEST(memory disk fault makes the memory store fail like leveldb) {
   auto disk = std::make_shared<memory_log_disk>();
   auto s = make_memory_log_store(disk);
@@ -292,13 +401,35 @@ void make_log(const std::string& dir) {
   CAF_REQUIRE(!(*s)->write(append(entries(1, 3))));
 }
 
+/// The indexes of the 'e' keys in the closed database at `dir`.
+std::vector<uint64_t> raw_entry_indexes(const std::string& dir) {
+  leveldb::DB* db = nullptr;
+  CAF_REQUIRE(leveldb::DB::Open(leveldb::Options{}, dir, &db).ok());
+  std::vector<uint64_t> result;
+  std::unique_ptr<leveldb::Iterator> it{db->NewIterator({})};
+  for (it->Seek(codec::log_key(0));
+       it->Valid() && codec::is_log_key({it->key().data(), it->key().size()});
+       it->Next())
+    result.push_back(*codec::decode_log_key(
+      {it->key().data(), it->key().size()}));
+  it.reset();
+  delete db;
+  return result;
+}
+
+std::vector<uint64_t> range(uint64_t first, uint64_t last) {
+  std::vector<uint64_t> result;
+  for (auto i = first; i <= last; ++i)
+    result.push_back(i);
+  return result;
+}
+
 caf::error load_error(const std::string& dir) {
   auto s = open_leveldb_log_store(dir, false);
   if (!s)
     return s.error();
-  hard_state hs;
-  std::vector<log_entry> es;
-  return (*s)->load(hs, es);
+  durable_log d;
+  return (*s)->load(d);
 }
 
 } // namespace
@@ -423,4 +554,84 @@ CAF_TEST(a flipped byte in a table file is corrupt_data) {
   auto err = load_error(dir);
   CAF_MESSAGE("error: " << context_of(err));
   CAF_CHECK(is(err, errc::corrupt_data));
+}
+
+CAF_TEST(trim deletes dead entries and a reopen halfway still loads) {
+  temp_dir tmp;
+  auto dir = tmp.sub("log");
+  {
+    auto s = open_leveldb_log_store(dir, true);
+    CAF_REQUIRE(s);
+    CAF_REQUIRE(!(*s)->write(append(entries(1, 10))));
+    CAF_REQUIRE(!(*s)->write(compact(7, 1)));
+    auto more = (*s)->trim(3);
+    CAF_REQUIRE(more);
+    CAF_CHECK(*more); // 4..7 left
+  }
+  CAF_CHECK(raw_entry_indexes(dir) == range(4, 10));
+  {
+    // Reopened before the trim finished: the dead entries are skipped, and
+    // the trim carries on from the first one left.
+    auto s = open_leveldb_log_store(dir, false);
+    CAF_REQUIRE(s);
+    CAF_CHECK_EQUAL((*s)->prefix_index(), 7u);
+    CAF_CHECK_EQUAL((*s)->last_index(), 10u);
+    auto l = load(**s);
+    CAF_CHECK_EQUAL(l.prefix_index, 7u);
+    CAF_CHECK(l.entries == entries(8, 10));
+    auto more = (*s)->trim(3);
+    CAF_REQUIRE(more);
+    CAF_CHECK(*more);
+    more = (*s)->trim(3);
+    CAF_REQUIRE(more);
+    CAF_CHECK(!*more);
+    more = (*s)->trim(3); // nothing left: nothing written
+    CAF_REQUIRE(more);
+    CAF_CHECK(!*more);
+    // Compacted past the end: only what existed is dead.
+    CAF_REQUIRE(!(*s)->write(compact(1000000, 2)));
+    more = (*s)->trim(2);
+    CAF_REQUIRE(more);
+    CAF_CHECK(*more);
+    more = (*s)->trim(2);
+    CAF_REQUIRE(more);
+    CAF_CHECK(!*more);
+    CAF_REQUIRE(!(*s)->write(append(entries(1000001, 1000002, 2))));
+    CAF_REQUIRE(!(*s)->write(compact(1000001, 2)));
+    more = (*s)->trim(10);
+    CAF_REQUIRE(more);
+    CAF_CHECK(!*more);
+  }
+  CAF_CHECK(raw_entry_indexes(dir) == range(1000002, 1000002));
+  auto s = open_leveldb_log_store(dir, false);
+  CAF_REQUIRE(s);
+  auto l = load(**s);
+  CAF_CHECK_EQUAL(l.prefix_index, 1000001u);
+  CAF_CHECK(l.entries == entries(1000002, 1000002, 2));
+}
+
+CAF_TEST(a gap after the prefix is corrupt_data and a bad prefix too) {
+  temp_dir tmp;
+  auto dir = tmp.sub("log");
+  make_log(dir); // 1..3
+  raw_edit(dir, [](leveldb::WriteBatch& b) {
+    b.Put(codec::log_prefix_key(), codec::encode_log_prefix({1, 1}));
+    b.Delete(codec::log_key(1)); // dead anyway: fine
+  });
+  {
+    auto s = open_leveldb_log_store(dir, false);
+    CAF_REQUIRE(s);
+    CAF_CHECK(load(**s).entries == entries(2, 3));
+  }
+  raw_edit(dir, [](leveldb::WriteBatch& b) { b.Delete(codec::log_key(2)); });
+  CAF_CHECK(is(load_error(dir), errc::corrupt_data));
+  temp_dir tmp2;
+  auto dir2 = tmp2.sub("log");
+  make_log(dir2);
+  raw_edit(dir2, [](leveldb::WriteBatch& b) {
+    b.Put(codec::log_prefix_key(), "short");
+  });
+  auto s = open_leveldb_log_store(dir2, false);
+  CAF_REQUIRE(!s);
+  CAF_CHECK(is(s.error(), errc::corrupt_data));
 }
