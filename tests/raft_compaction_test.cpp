@@ -146,7 +146,7 @@ CAF_TEST(a snapshot brings its configuration 7 4.1) {
   CAF_CHECK(c.is_voter("d"));
 }
 
-CAF_TEST(an older snapshot than the log's own changes nothing 7) {
+CAF_TEST(a snapshot older than the compacted prefix changes nothing 7) {
   auto c = follower("b", {1, 1, 2, 2});
   effects e;
   c.compact(3, e);
