@@ -258,9 +258,9 @@ void end_snapshot(repl_ptr self, bool ok) {
     st.progress.succeeded(st.snap->meta.index, st.progress.epoch);
     self->send(st.role, atom::match::value, st.cfg.peer.name, st.term,
                st.progress.match, uint64_t{0});
-    RAFTD_LOG(notice, "peer " << st.cfg.peer.name
-                              << " installed the snapshot at index "
-                              << st.snap->meta.index);
+    RAFTD_LOG(notice, "sent peer " << st.cfg.peer.name
+                                   << " the snapshot at index "
+                                   << st.snap->meta.index);
   }
   st.snap.reset();
 }
