@@ -161,7 +161,8 @@ begin_kv_install(const std::string& path, snapshot_meta meta) {
   if (!new_name)
     return new_name.error();
   auto db = detail::open_db(path + "/" + *new_name, true, nullptr,
-                            "kv database", detail::kv_write_buffer_bytes);
+                            "kv database",
+                            detail::install_write_buffer_bytes);
   if (!db)
     return db.error();
   return std::unique_ptr<kv_install>{std::make_unique<leveldb_kv_install>(

@@ -24,6 +24,12 @@ namespace raftd::detail {
 /// saved (both measured in bench/RESULTS.md).
 constexpr size_t kv_write_buffer_bytes = 256 << 10;
 
+/// The memtable of a kv database being filled by a snapshot install: keys
+/// arrive in order, in bulk, and a small table would flush every 256 KiB
+/// into level 0 faster than compaction drains it (LevelDB then stalls the
+/// writer). The installed store keeps it until the next restart.
+constexpr size_t install_write_buffer_bytes = 32 << 20;
+
 /// The kv store on `db` (opened by open_db), reading its applied index and
 /// snapshot meta from it; they count as durable. Shared: snapshot readers
 /// keep the database open after the store is gone.
