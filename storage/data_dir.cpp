@@ -143,6 +143,34 @@ int write_all(int fd, const std::string& data) {
   return 0;
 }
 
+/// Writes `bytes` to the new file `tmp` (created with `flags`, mode 0644)
+/// and syncs it, for a caller to link or rename into place. `final_path`
+/// names the file in errors. On failure `tmp` is gone.
+caf::error write_synced_tmp(const std::string& tmp,
+                            const std::string& final_path,
+                            const std::string& bytes, int flags) {
+  auto fail = [&](const std::string& step, int code) {
+    ::unlink(tmp.c_str());
+    return make_error(errc::storage_failed, "cannot write " + final_path
+                                              + " (" + step
+                                              + "): " + errno_text(code));
+  };
+  fd_guard fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags,
+                     0644)};
+  if (fd.get() < 0)
+    return make_error(errc::storage_failed,
+                      "cannot create " + tmp + ": " + errno_text(errno));
+  if (::fchmod(fd.get(), 0644) != 0)
+    return fail("chmod", errno);
+  if (auto code = write_all(fd.get(), bytes))
+    return fail("write", code);
+  if (::fsync(fd.get()) != 0)
+    return fail("fsync", errno);
+  if (fd.close() != 0)
+    return fail("close", errno);
+  return {};
+}
+
 /// Writes DATA/name atomically and never over an existing one: the bytes go
 /// to name.tmp (created exclusively), are synced, then linked to `name`
 /// (link fails if it exists, where rename would replace it) and the
@@ -150,27 +178,15 @@ int write_all(int fd, const std::string& data) {
 caf::error write_name(const std::string& dir, const std::string& name) {
   auto tmp = dir + "/" + name_tmp_file;
   auto final_path = dir + "/" + name_file;
-  auto fail = [&](const std::string& step, int code) {
+  if (auto err = write_synced_tmp(tmp, final_path, name, O_EXCL))
+    return err;
+  if (::link(tmp.c_str(), final_path.c_str()) != 0) {
+    auto code = errno;
     ::unlink(tmp.c_str());
     return make_error(errc::storage_failed, "cannot write " + final_path
-                                              + " (" + step
-                                              + "): " + errno_text(code));
-  };
-  fd_guard fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                     0644)};
-  if (fd.get() < 0)
-    return make_error(errc::storage_failed,
-                      "cannot create " + tmp + ": " + errno_text(errno));
-  if (::fchmod(fd.get(), 0644) != 0)
-    return fail("chmod", errno);
-  if (auto code = write_all(fd.get(), name))
-    return fail("write", code);
-  if (::fsync(fd.get()) != 0)
-    return fail("fsync", errno);
-  if (fd.close() != 0)
-    return fail("close", errno);
-  if (::link(tmp.c_str(), final_path.c_str()) != 0)
-    return fail("link", errno);
+                                              + " (link): "
+                                              + errno_text(code));
+  }
   ::unlink(tmp.c_str());
   return sync_dir(dir);
 }
@@ -400,27 +416,17 @@ caf::error switch_live_kv(const std::string& path, const std::string& name,
   renamed = false;
   auto tmp = path + "/" + kv_current_tmp_file;
   auto final_path = path + "/" + kv_current_file;
-  auto fail = [&](const std::string& step, int code) {
-    ::unlink(tmp.c_str());
-    return make_error(errc::storage_failed, "cannot write " + final_path
-                                              + " (" + step
-                                              + "): " + errno_text(code));
-  };
-  fd_guard fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                     0644)};
-  if (fd.get() < 0)
-    return make_error(errc::storage_failed,
-                      "cannot create " + tmp + ": " + errno_text(errno));
-  if (auto code = write_all(fd.get(), name))
-    return fail("write", code);
-  if (::fsync(fd.get()) != 0)
-    return fail("fsync", errno);
-  if (fd.close() != 0)
-    return fail("close", errno);
+  if (auto err = write_synced_tmp(tmp, final_path, name, O_TRUNC))
+    return err;
   // The one atomic step of an install: before it the old directory is
   // live, after it the new one.
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0)
-    return fail("rename", errno);
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    auto code = errno;
+    ::unlink(tmp.c_str());
+    return make_error(errc::storage_failed, "cannot write " + final_path
+                                              + " (rename): "
+                                              + errno_text(code));
+  }
   renamed = true;
   return sync_dir(path);
 }
