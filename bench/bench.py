@@ -35,6 +35,7 @@ import platform
 import re
 import resource
 import shutil
+import shlex
 import signal
 import socket
 import statistics
@@ -899,7 +900,9 @@ def conditions(args, la_before, la_after, started, finished, probe):
         "- raftd: work tree %s (git describe), binary `%s` built %s UTC "
         "(sha256 %s), default flags%s" % (
             rev, binary, built, digest,
-            (", env " + " ".join(args.raftd_env)) if args.raftd_env else ""),
+            (", env " + " ".join(args.raftd_env)) if args.raftd_env else "")
+        + ((", flags " + " ".join(args.raftd_flag)) if args.raftd_flag
+           else ""),
         "- CAF %s (libcaf-dev), %s (%s), wrk %s" % (
             caf, etcdv[0] if etcdv else "etcd ?",
             etcdv[-1] if len(etcdv) > 1 else "", wrkv),
@@ -994,6 +997,9 @@ def main():
                     "RAFTD_SCHEDULER_POLICY=stealing")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (data, logs)")
+    ap.add_argument("--raftd-flag", action="append", default=[],
+                    help="extra raftd flags, repeatable, e.g. "
+                    "--raftd-flag='-snapshot-entries 0'")
     args = ap.parse_args()
     if not 1 <= args.duration <= 600:
         ap.error("--duration must be 1..600")
@@ -1029,7 +1035,10 @@ def main():
     probe = run_probe()
     clusters = {}
     if "raftd" in systems:
-        clusters["raftd"] = RaftdCluster([]).start()
+        flags = []
+        for v in args.raftd_flag:
+            flags += shlex.split(v)
+        clusters["raftd"] = RaftdCluster(flags).start()
         log("raftd cluster up: pids %s, leader %s" % (
             clusters["raftd"].pids(), clusters["raftd"].leader()))
     if "etcd" in systems:
