@@ -75,7 +75,8 @@ void check_route(int method, std::string_view path, std::string_view query) {
               "a routed request carries an error");
   if (r.kind == route_kind::leave)
     check_key(r, path.substr(9));
-  else if (r.kind != route_kind::status && r.kind != route_kind::join)
+  else if (r.kind != route_kind::status && r.kind != route_kind::join
+           && r.kind != route_kind::snapshot)
     check_key(r, path.substr(4));
   if (r.kind != route_kind::db_get)
     RAFTD_CHECK(r.mode == read_mode::linearizable, "mode set for a write");
