@@ -46,7 +46,8 @@ void check_error(const route& r, std::string_view path) {
   RAFTD_CHECK(!r.body.empty() && r.body.back() == '\n', "body: " + r.body);
   RAFTD_CHECK((r.status == 405) == !r.allow.empty(), "Allow header");
   bool known = starts_with(path, "/db/") || path == "/status"
-               || path == "/join" || starts_with(path, "/members/");
+               || path == "/snapshot" || path == "/join"
+               || starts_with(path, "/members/");
   RAFTD_CHECK((r.status == 404) == !known, "404 for a known path");
 }
 
