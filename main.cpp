@@ -23,6 +23,7 @@
 #include "daemon/joiner.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/node_config.hpp"
+#include "daemon/restore.hpp"
 #include "http/acceptor.hpp"
 #include "messages/errors.hpp"
 #include "messages/register.hpp"
@@ -325,6 +326,22 @@ int run_node(const node_config& cfg, const bench_knobs& knobs, data_dir& dd,
   return g_exit_code.load();
 }
 
+/// `raftd -restore FILE DIR` (daemon/restore.hpp): makes DIR and exits.
+int restore(const node_config& cfg) {
+  auto rep = restore_backup(cfg);
+  if (!rep)
+    return fail_start("cannot restore " + cfg.restore + " into "
+                      + cfg.data_path + ": " + describe(rep.error()));
+  std::cout << "restored " << rep->count << " keys at index "
+            << rep->meta.index << " (term " << rep->meta.term << ") into "
+            << cfg.data_path << " as node " << rep->name
+            << ", a one-member cluster at http://" << cfg.host << ":"
+            << cfg.http_port << "; start it with: raftd -h " << cfg.host
+            << " -p " << cfg.http_port << " -raft-port " << cfg.raft_port
+            << " " << cfg.data_path << "\n";
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -347,6 +364,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   g_log_level = cfg.log_level;
+  if (!cfg.restore.empty())
+    return restore(cfg);
   RAFTD_LOG(notice, "initializing raft server: " << cfg.data_path);
   auto dd = open_data_dir(cfg.data_path);
   if (!dd)

@@ -2,7 +2,7 @@
 // actor, exactly as any other CAF program would (messages/actors.hpp).
 //
 //   raftctl [-c host:port] [-timeout d] get KEY [-stale] | set KEY VALUE|- |
-//           del KEY | status
+//           del KEY | status | snapshot save FILE
 //
 // Exit codes: 0 success, 1 key absent or the node refused, 2 usage error or
 // the node cannot be reached.
@@ -24,6 +24,8 @@
 #include "messages/address.hpp"
 #include "messages/errors.hpp"
 #include "messages/register.hpp"
+#include "storage/file_output.hpp"
+#include "storage/snapshot_file.hpp"
 
 using namespace raftd;
 
@@ -46,6 +48,8 @@ const char* usage_text =
   "  set KEY VALUE      set a value; VALUE '-' reads it from stdin\n"
   "  del KEY            delete a key\n"
   "  status             print the node's status as JSON\n"
+  "  snapshot save FILE write a consistent snapshot of the node's state to\n"
+  "                     FILE (a backup for raftd -restore)\n"
   "  -c host:port       the node's peer port (default localhost:5001)\n"
   "  -timeout d         give up after d (default 10s)\n";
 
@@ -91,10 +95,15 @@ std::string parse(int argc, char** argv, options& o) {
   if (o.words.empty())
     return "a command is required";
   static const std::vector<std::pair<std::string, size_t>> arity{
-    {"get", 2}, {"set", 3}, {"del", 2}, {"status", 1}};
+    {"get", 2}, {"set", 3}, {"del", 2}, {"status", 1}, {"snapshot", 3}};
   for (auto& [cmd, n] : arity)
-    if (o.words[0] == cmd)
-      return o.words.size() == n ? "" : "wrong number of arguments for " + cmd;
+    if (o.words[0] == cmd) {
+      if (o.words.size() != n)
+        return "wrong number of arguments for " + cmd;
+      if (cmd == "snapshot" && o.words[1] != "save")
+        return "unknown snapshot command: " + o.words[1] + " (want save)";
+      return "";
+    }
   return "unknown command: " + o.words[0];
 }
 
@@ -105,6 +114,74 @@ int refused(const caf::error& err) {
   else
     std::cerr << "raftctl: " << describe(err) << "\n";
   return exit_refused;
+}
+
+/// Reads open snapshot `id` chunk by chunk into `writer` and `out`; the
+/// stream's running totals must match what was written (a chunk lost or
+/// repeated on the way is caught before the file is whole).
+caf::error copy_snapshot(caf::scoped_actor& self, const options& o,
+                         const node_actor& node, uint64_t id,
+                         snapshot_file_writer& writer, file_output& out,
+                         snapshot_meta& meta) {
+  caf::error err;
+  bool last = false;
+  for (uint64_t seq = 0; !last && !err; ++seq) {
+    self->request(node, o.timeout, atom::snapshot::value, id, seq)
+      .receive(
+        [&](snapshot_chunk& c) {
+          std::string bytes;
+          if (seq == 0) {
+            meta = c.meta;
+            bytes = writer.begin(meta);
+          } else if (!(c.meta == meta)) {
+            err = make_error(errc::corrupt_data, "the snapshot changed while "
+                                                 "it was read");
+            return;
+          }
+          writer.append(c.keys, c.values, bytes);
+          last = c.last;
+          if (last && (c.count != writer.digest().count()
+                       || c.checksum != writer.digest().value())) {
+            err = make_error(errc::corrupt_data, "the chunks read do not add "
+                                                 "up to the snapshot sent");
+            return;
+          }
+          if (last)
+            bytes += writer.finish();
+          err = out.write(bytes);
+        },
+        [&](caf::error& e) { err = std::move(e); });
+  }
+  return err;
+}
+
+/// `snapshot save FILE`: a consistent snapshot of the node's state, written
+/// whole to FILE or not at all (storage/file_output.hpp).
+int save_snapshot(caf::scoped_actor& self, const options& o,
+                  const node_actor& node, const std::string& path) {
+  file_output out;
+  if (auto err = out.open(path))
+    return refused(err);
+  uint64_t id = 0;
+  caf::error err;
+  self->request(node, o.timeout, atom::snapshot::value)
+    .receive([&](uint64_t x) { id = x; },
+             [&](caf::error& e) { err = std::move(e); });
+  if (err)
+    return refused(err);
+  snapshot_file_writer writer;
+  snapshot_meta meta;
+  err = copy_snapshot(self, o, node, id, writer, out, meta);
+  if (!err)
+    err = out.commit();
+  if (err) {
+    self->send(node, atom::close::value, id);
+    return refused(err);
+  }
+  std::cout << "saved the snapshot at index " << meta.index << " (term "
+            << meta.term << "): " << writer.digest().count() << " keys, "
+            << out.size() << " bytes, to " << path << "\n";
+  return exit_ok;
 }
 
 int run(caf::actor_system& sys, const options& o, node_actor node) {
@@ -141,6 +218,8 @@ int run(caf::actor_system& sys, const options& o, node_actor node) {
           }
         },
         on_error);
+  } else if (w[0] == "snapshot") {
+    rc = save_snapshot(self, o, node, w[2]);
   } else {
     self->request(node, o.timeout, atom::status::value)
       .receive([](const node_status& s) { std::cout << http::status_json(s) << "\n"; },

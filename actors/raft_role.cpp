@@ -151,6 +151,8 @@ void on_tick(role_ptr self, uint64_t) {
   expire_waiters(st);
   if (st.joining)
     check_catch_up(self, 0);
+  if (!st.backups.empty())
+    expire_backups(self);
   self->delayed_send(self, st.cfg.tick_interval, atom::tick::value,
                      st.now_tick);
 }
@@ -277,6 +279,11 @@ role_actor::behavior_type raft_role(role_ptr self, role_config cfg,
     },
     [=](atom::snapshot, const node_name& peer, uint64_t index, bool finished,
         bool ok) { on_snapshot_sending(self, peer, index, finished, ok); },
+    [=](atom::snapshot) { return on_backup_open(self); },
+    [=](atom::snapshot, uint64_t id, uint64_t seq) {
+      return on_backup_read(self, id, seq);
+    },
+    [=](atom::close, uint64_t id) { close_backup(self, id); },
     [=](atom::peer, const node_name& name, bool up) {
       if (up)
         self->state.reachable.insert(name);

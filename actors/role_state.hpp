@@ -10,6 +10,7 @@
 //   role_reads.cpp       linearizable reads: ReadIndex (thesis §6.4)
 //   role_membership.cpp  joins and leaves (thesis ch. 4)
 //   role_snapshots.cpp   log compaction and InstallSnapshot (§7, thesis ch. 5)
+//   role_backup.cpp      snapshots read by clients for backups
 //   raft_role.cpp        effects of a core call, timers, status, the behavior
 
 #include <chrono>
@@ -82,6 +83,13 @@ struct catch_up {
   uint64_t round_start_tick = 0;
   int rounds = 0;
   uint64_t deadline_tick = 0;
+};
+
+/// A snapshot a client is reading for a backup (role_backup.cpp).
+struct backup_read {
+  snapshot_stream_actor stream;
+  /// The tick of the last request for a chunk: idle too long, it closes.
+  uint64_t last_used_tick = 0;
 };
 
 struct role_state {
@@ -168,11 +176,18 @@ struct role_state {
   std::map<node_name, uint64_t> installing;
   uint64_t snapshots_installed = 0;
   uint64_t snapshots_sent = 0;
+  /// Backups being read, by the id their client reads them by; each keeps
+  /// a consistent view of the kv store (and its files) alive until closed.
+  std::map<uint64_t, backup_read> backups;
+  uint64_t last_backup_id = 0;
 
-  /// Replicators live as long as the role: they stop with it.
+  /// Replicators and backup streams live as long as the role: they stop
+  /// with it.
   ~role_state() {
     for (auto& [name, r] : replicators)
       caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+    for (auto& [id, b] : backups)
+      caf::anon_send_exit(b.stream, caf::exit_reason::user_shutdown);
   }
 };
 
@@ -234,6 +249,14 @@ void maybe_compact(role_ptr self, const snapshot_meta& durable);
 caf::result<install_response> on_install(role_ptr self, snapshot_chunk c);
 void on_snapshot_sending(role_ptr self, const node_name& peer, uint64_t index,
                          bool finished, bool ok);
+
+// -- role_backup.cpp -----------------------------------------------------------
+
+caf::result<uint64_t> on_backup_open(role_ptr self);
+caf::result<snapshot_chunk> on_backup_read(role_ptr self, uint64_t id,
+                                           uint64_t seq);
+void close_backup(role_ptr self, uint64_t id);
+void expire_backups(role_ptr self);
 
 // -- role_membership.cpp -------------------------------------------------------
 

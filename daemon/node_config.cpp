@@ -63,6 +63,10 @@ const std::map<std::string, setter>& value_flags() {
        return parse_port(v, c.raft_port);
      }},
     {"join", set_join},
+    {"restore", [](node_config& c, const std::string& v) {
+       c.restore = v;
+       return !v.empty();
+     }},
     {"max-value-size", [](node_config& c, const std::string& v) {
        uint64_t n = 0;
        if (!parse_uint(v, max_size_flag, n) || n == 0)
@@ -199,11 +203,16 @@ parse_result parse_args(const std::vector<std::string>& args) {
   }
   if (r.cfg.raft_port == r.cfg.http_port)
     r.error = "-raft-port must differ from -p";
+  else if (!r.cfg.restore.empty() && !r.cfg.join.empty())
+    r.error = "-restore makes a new cluster; start the node, then -join "
+              "others to it";
   return r;
 }
 
 std::string usage(const std::string& prog) {
   return "Usage: " + prog + " [flags] <data-path>\n"
+    "       " + prog + " -restore FILE [-h host -p port -raft-port port]"
+    " <data-path>\n"
     "  -h host               address to bind and advertise (default localhost)\n"
     "  -p port               HTTP port (default 4001)\n"
     "  -raft-port port       peer port for Raft and CAF clients"
@@ -226,6 +235,10 @@ std::string usage(const std::string& prog) {
     "  -snapshot-trailing n  log entries kept behind the snapshot for"
     " followers\n"
     "                        a little behind (default 20000)\n"
+    "  -restore FILE         make <data-path> (new or empty) from a backup"
+    " as a\n"
+    "                        one-member cluster, then exit (GET /snapshot,\n"
+    "                        raftctl snapshot save)\n"
     "  -help                 print this help\n"
     "Durations take ms, s or m (500ms, 2s).\n";
 }

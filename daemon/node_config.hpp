@@ -31,6 +31,9 @@ struct node_config {
   /// snapshot (README, "Log compaction", says how these were chosen).
   uint64_t snapshot_entries = 50000;
   uint64_t snapshot_trailing = 20000;
+  /// -restore FILE: make data_path from this backup, then exit
+  /// (daemon/restore.hpp).
+  std::string restore;
   bool help = false;
 };
 

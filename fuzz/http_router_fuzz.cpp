@@ -46,7 +46,8 @@ void check_error(const route& r, std::string_view path) {
   RAFTD_CHECK(!r.body.empty() && r.body.back() == '\n', "body: " + r.body);
   RAFTD_CHECK((r.status == 405) == !r.allow.empty(), "Allow header");
   bool known = starts_with(path, "/db/") || path == "/status"
-               || path == "/join" || starts_with(path, "/members/");
+               || path == "/snapshot" || path == "/join"
+               || starts_with(path, "/members/");
   RAFTD_CHECK((r.status == 404) == !known, "404 for a known path");
 }
 
@@ -75,7 +76,8 @@ void check_route(int method, std::string_view path, std::string_view query) {
               "a routed request carries an error");
   if (r.kind == route_kind::leave)
     check_key(r, path.substr(9));
-  else if (r.kind != route_kind::status && r.kind != route_kind::join)
+  else if (r.kind != route_kind::status && r.kind != route_kind::join
+           && r.kind != route_kind::snapshot)
     check_key(r, path.substr(4));
   if (r.kind != route_kind::db_get)
     RAFTD_CHECK(r.mode == read_mode::linearizable, "mode set for a write");

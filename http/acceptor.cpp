@@ -22,6 +22,7 @@
 #include "http/router.hpp"
 #include "http/socket_writer.hpp"
 #include "http/status_json.hpp"
+#include "storage/snapshot_file.hpp"
 
 namespace raftd {
 
@@ -48,6 +49,33 @@ constexpr http::framing last_answer{true, false, false};
 
 /// The body of the 503 that turns away a connection over -max-conns.
 constexpr std::string_view too_many_conns_body = "too many connections\n";
+
+/// A backup streamed as the body of `GET /snapshot` (storage/
+/// snapshot_file.hpp), one chunk of the node's snapshot at a time. The next
+/// chunk is asked of the node only once the socket took all of the last one
+/// (CAF holds none of the connection's bytes), so a slow client holds one
+/// chunk in memory here, never the snapshot.
+struct download {
+  /// The response slot it answers; it writes only once every earlier
+  /// answer is out (seq == head).
+  uint64_t seq = 0;
+  http::framing framing;
+  /// HTTP/1.1: chunked; HTTP/1.0: raw bytes, then the connection closes.
+  bool chunked = true;
+  /// The snapshot's id at the node (0 until the node opened it).
+  uint64_t id = 0;
+  /// The chunk to ask for next, and whether a request for one is out.
+  uint64_t next_chunk = 0;
+  bool asking = false;
+  /// The status line went out: an error now can only cut the body short
+  /// (the file's missing end record tells the client).
+  bool started = false;
+  /// The last chunk is in `pending` (or sent).
+  bool finished = false;
+  snapshot_file_writer writer;
+  /// Bytes of the chunk received, not yet handed to the socket.
+  std::string pending;
+};
 
 /// A request waiting for the node, and when it stops waiting.
 struct awaited {
@@ -86,6 +114,8 @@ struct connection {
   uint64_t caf_owed = 0;
   /// Last time bytes came in or went out (the idle timer measures from it).
   clock_type::time_point last_active;
+  /// The `GET /snapshot` being answered, if any (one at a time).
+  std::optional<download> dl;
 
   connection(uint64_t id, http::parser_limits limits)
     : id(id), parser(limits), last_active(clock_type::now()) {
@@ -132,10 +162,25 @@ void arm_idle_timer(acceptor_broker* self, connection_handle hdl, uint64_t id,
   self->delayed_send(self, after, atom::idle::value, hdl, id);
 }
 
+/// Drops the connection's state; a snapshot it was reading is closed at
+/// the node at once rather than after the node's idle expiry.
+void forget(acceptor_broker* self, connection_handle hdl) {
+  auto i = self->state.conns.find(hdl);
+  if (i == self->state.conns.end())
+    return;
+  if (i->second.dl && i->second.dl->id != 0)
+    self->send(self->state.node, atom::close::value, i->second.dl->id);
+  self->state.conns.erase(i);
+}
+
 void close_connection(acceptor_broker* self, connection_handle hdl) {
   self->close(hdl); // graceful: what is buffered still goes out
-  self->state.conns.erase(hdl); // our own close brings no closed message
+  forget(self, hdl); // our own close brings no closed message
 }
+
+void pump_download(acceptor_broker* self, connection_handle hdl);
+void start_download(acceptor_broker* self, connection& c,
+                    const reply_slot& slot, const http::http_request& rq);
 
 /// Pauses reading while the connection owes too many answers or has too
 /// many bytes unsent, and resumes once both are down to half.
@@ -175,6 +220,8 @@ void on_transferred(acceptor_broker* self,
   }
   if (!c.backlogged && c.caf_owed == 0)
     self->ack_writes(m.handle, false);
+  if (c.dl && c.caf_owed == 0)
+    pump_download(self, m.handle); // the socket took the last chunk
 }
 
 /// The socket behind `hdl`, or -1. CAF's default multiplexer names a
@@ -210,7 +257,9 @@ bool send_out(acceptor_broker* self, connection_handle hdl, connection& c,
   }
   if (buf.size() == before)
     return true;
-  if (c.fd >= 0) {
+  // A download needs to know when CAF has sent everything (its
+  // backpressure), with or without direct writes.
+  if (c.fd >= 0 || c.dl) {
     if (c.caf_owed == 0 && !c.backlogged)
       self->ack_writes(hdl, true);
     c.caf_owed += buf.size() - before;
@@ -262,8 +311,11 @@ void fill(acceptor_broker* self, const reply_slot& slot,
   if (slot.seq < c->head || c->out[slot.seq - c->head])
     return; // already answered: the request timeout passed first
   c->out[slot.seq - c->head] = http::serialize(r, slot.framing);
-  if (auto open = flush_ready(self, slot.hdl))
+  if (auto open = flush_ready(self, slot.hdl)) {
     update_reading(self, slot.hdl, *open);
+    if (open->dl)
+      pump_download(self, slot.hdl); // its turn may have come
+  }
 }
 
 http::http_response value_response(std::string value) {
@@ -443,7 +495,10 @@ void dispatch(acceptor_broker* self, connection_handle hdl, connection& c,
   c.out.emplace_back();
   c.closing = c.closing || !rq.keep_alive;
   auto r = http::route_request(rq.method, rq.path, rq.query);
-  if (r.kind != http::route_kind::error)
+  // A download bounds each of its requests to the node itself; the sweep
+  // would answer it 503 mid-stream.
+  if (r.kind != http::route_kind::error
+      && r.kind != http::route_kind::snapshot)
     await_node(self, c, slot, r.kind, rq);
   switch (r.kind) {
     case http::route_kind::db_get: return ask_get(self, slot, r, rq);
@@ -455,6 +510,12 @@ void dispatch(acceptor_broker* self, connection_handle hdl, connection& c,
         return ask_join(self, slot, std::move(m), rq);
       break;
     case http::route_kind::leave: return ask_leave(self, slot, r, rq);
+    case http::route_kind::snapshot:
+      if (!c.dl)
+        return start_download(self, c, slot, rq);
+      r.status = 503; // one at a time per connection (a bound)
+      r.body = "a snapshot is being sent on this connection already\n";
+      break;
     case http::route_kind::error: break;
   }
   auto resp = http::text_response(r.status, std::move(r.body));
@@ -495,6 +556,137 @@ void on_data(acceptor_broker* self, const caf::io::new_data_msg& m) {
     send_continue(self, m.handle, c);
   if (auto open = flush_ready(self, m.handle); open && !open->closing)
     update_reading(self, m.handle, *open);
+}
+
+// -- GET /snapshot ----------------------------------------------------------------
+
+/// The download's request to the node failed: before the status line went
+/// out, the error becomes the answer; after, the body is cut short.
+void fail_download(acceptor_broker* self, connection_handle hdl,
+                   const caf::error& err) {
+  auto& c = self->state.conns.at(hdl);
+  if (!c.dl)
+    return;
+  auto& d = *c.dl;
+  auto rendered = self->system().render(err);
+  if (d.started)
+    return close_connection(self, hdl);
+  reply_slot slot{hdl, c.id, d.seq, d.framing};
+  c.dl.reset();
+  fill(self, slot, http::error_response(err, http::op_kind::read,
+                                        "/snapshot", "", rendered));
+}
+
+/// Encodes one chunk of the snapshot into the bytes that go out next.
+void take_chunk(download& d, snapshot_chunk& c) {
+  std::string bytes;
+  if (c.seq == 0)
+    bytes = d.writer.begin(c.meta);
+  d.writer.append(c.keys, c.values, bytes);
+  if (c.last) {
+    bytes += d.writer.finish();
+    d.finished = true;
+  }
+  if (!d.chunked) {
+    d.pending = std::move(bytes);
+    return;
+  }
+  http::append_chunk(d.pending, bytes);
+  if (d.finished)
+    d.pending += http::last_chunk;
+}
+
+void ask_chunk(acceptor_broker* self, connection_handle hdl, connection& c) {
+  auto& d = *c.dl;
+  d.asking = true;
+  auto conn_id = c.id;
+  self->request(self->state.node, self->state.cfg.request_timeout,
+                atom::snapshot::value, d.id, d.next_chunk)
+    .then(
+      [=](snapshot_chunk& chunk) {
+        auto c = find(self, hdl, conn_id);
+        if (c == nullptr || !c->dl)
+          return; // gone; forget() closed the snapshot at the node
+        auto& d = *c->dl;
+        d.asking = false;
+        ++d.next_chunk;
+        take_chunk(d, chunk);
+        pump_download(self, hdl);
+      },
+      [=](caf::error& err) {
+        if (find(self, hdl, conn_id) != nullptr)
+          fail_download(self, hdl, err);
+      });
+}
+
+/// The download's answer is whole: the next answers may go.
+void end_download(acceptor_broker* self, connection_handle hdl,
+                  connection& c) {
+  bool chunked = c.dl->chunked;
+  c.dl.reset();
+  c.out.pop_front();
+  ++c.head;
+  c.closing = c.closing || !chunked;
+  if (auto open = flush_ready(self, hdl))
+    update_reading(self, hdl, *open);
+}
+
+/// Moves the download on as far as it can now: once it is its turn, sends
+/// what it holds, and asks for the next chunk once the socket took it.
+void pump_download(acceptor_broker* self, connection_handle hdl) {
+  auto i = self->state.conns.find(hdl);
+  if (i == self->state.conns.end() || !i->second.dl)
+    return;
+  auto& c = i->second;
+  auto& d = *c.dl;
+  if (d.seq != c.head || d.id == 0)
+    return; // earlier answers first; or the node has not opened it yet
+  if (!d.pending.empty()) {
+    std::string head;
+    if (!d.started)
+      head = http::stream_head(http::content_type::octet_stream, d.framing,
+                               d.chunked);
+    d.started = true;
+    auto bytes = std::move(d.pending);
+    d.pending.clear();
+    c.last_active = clock_type::now();
+    if (!send_out(self, hdl, c, {head, bytes}))
+      return close_connection(self, hdl);
+  }
+  if (d.finished)
+    return end_download(self, hdl, c);
+  if (!d.asking && c.caf_owed == 0)
+    ask_chunk(self, hdl, c);
+}
+
+/// Opens a snapshot at the node for `GET /snapshot`; its chunks follow
+/// (pump_download).
+void start_download(acceptor_broker* self, connection& c,
+                    const reply_slot& slot, const http::http_request& rq) {
+  c.dl.emplace();
+  auto& d = *c.dl;
+  d.seq = slot.seq;
+  d.framing = slot.framing;
+  d.chunked = !rq.http10;
+  c.closing = c.closing || rq.http10;
+  auto hdl = slot.hdl;
+  auto conn_id = slot.conn_id;
+  self->request(self->state.node, self->state.cfg.request_timeout,
+                atom::snapshot::value)
+    .then(
+      [=](uint64_t id) {
+        auto c = find(self, hdl, conn_id);
+        if (c == nullptr || !c->dl) {
+          self->send(self->state.node, atom::close::value, id);
+          return;
+        }
+        c->dl->id = id;
+        pump_download(self, hdl);
+      },
+      [=](caf::error& err) {
+        if (find(self, hdl, conn_id) != nullptr)
+          fail_download(self, hdl, err);
+      });
 }
 
 /// Answers a connection over -max-conns with 503 and closes it.
@@ -551,9 +743,7 @@ caf::behavior acceptor(acceptor_broker* self, caf::io::doorman_ptr dm,
     },
     [=](const caf::io::new_data_msg& m) { on_data(self, m); },
     [=](const caf::io::data_transferred_msg& m) { on_transferred(self, m); },
-    [=](const caf::io::connection_closed_msg& m) {
-      self->state.conns.erase(m.handle);
-    },
+    [=](const caf::io::connection_closed_msg& m) { forget(self, m.handle); },
     [=](atom::idle, connection_handle hdl, uint64_t id) {
       on_idle_timer(self, hdl, id);
     },

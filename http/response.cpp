@@ -83,4 +83,31 @@ std::string serialize(const http_response& r, const framing& f) {
   return out;
 }
 
+std::string stream_head(content_type type, const framing& f, bool chunked) {
+  std::string out = "HTTP/1.1 200 OK\r\n";
+  if (chunked)
+    add_header(out, "Transfer-Encoding", "chunked");
+  if (auto value = content_type_value(type))
+    add_header(out, "Content-Type", value);
+  if (f.close || !chunked)
+    add_header(out, "Connection", "close");
+  else if (f.echo_keep_alive)
+    add_header(out, "Connection", "keep-alive");
+  out += "\r\n";
+  return out;
+}
+
+void append_chunk(std::string& out, std::string_view data) {
+  if (data.empty())
+    return;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string size;
+  for (auto n = data.size(); n > 0; n /= 16)
+    size.insert(size.begin(), digits[n % 16]);
+  out += size;
+  out += "\r\n";
+  out += data;
+  out += "\r\n";
+}
+
 } // namespace raftd::http

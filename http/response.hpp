@@ -51,4 +51,17 @@ http_response empty_response(int status);
 /// Allow, Connection, blank line, body.
 std::string serialize(const http_response& r, const framing& f);
 
+/// The head of a 200 whose body is streamed, length unknown: with
+/// `Transfer-Encoding: chunked` (HTTP/1.1), or, for an HTTP/1.0 client
+/// (`chunked` false), plain bytes ended by closing the connection, which
+/// then always closes (`Connection: close`).
+std::string stream_head(content_type type, const framing& f, bool chunked);
+
+/// Appends `data` as one chunk of a chunked body (RFC 9112 §7.1); nothing
+/// for empty `data`, which would read as the last chunk.
+void append_chunk(std::string& out, std::string_view data);
+
+/// The end of a chunked body: the last chunk, no trailers.
+inline constexpr std::string_view last_chunk = "0\r\n\r\n";
+
 } // namespace raftd::http

@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view db_prefix = "/db/";
 constexpr std::string_view status_path = "/status";
+constexpr std::string_view snapshot_path = "/snapshot";
 constexpr std::string_view join_path = "/join";
 constexpr std::string_view members_prefix = "/members/";
 constexpr std::string_view consistency_param = "consistency";
@@ -93,6 +94,14 @@ route route_status(int method) {
   return r;
 }
 
+route route_snapshot(int method) {
+  if (method != HTTP_GET)
+    return error_route(405, "method not allowed\n", snapshot_allow);
+  route r;
+  r.kind = route_kind::snapshot;
+  return r;
+}
+
 route route_join(int method) {
   if (method != HTTP_POST)
     return error_route(405, "method not allowed\n", join_allow);
@@ -140,6 +149,8 @@ route route_request(int method, std::string_view path,
     return route_db(method, path.substr(db_prefix.size()), query);
   if (path == status_path)
     return route_status(method);
+  if (path == snapshot_path)
+    return route_snapshot(method);
   if (path == join_path)
     return route_join(method);
   if (path.substr(0, members_prefix.size()) == members_prefix)

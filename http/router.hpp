@@ -6,6 +6,7 @@
 //   POST or PUT    /db/{key}                                   -> db_put
 //   DELETE         /db/{key}                                   -> db_delete
 //   GET            /status                                     -> status
+//   GET            /snapshot                                   -> snapshot
 //   POST           /join             (JSON body, http/join.hpp)  -> join
 //   DELETE         /members/{name}                             -> leave
 //
@@ -27,6 +28,7 @@ enum class route_kind : uint8_t {
   db_put,    ///< Set `key` to the request body.
   db_delete, ///< Remove `key`.
   status,    ///< Describe the node.
+  snapshot,  ///< Stream a backup of the node's state (storage/snapshot_file).
   join,      ///< Add the member the request body describes.
   leave,     ///< Remove the member named `key`.
   error,     ///< Answer at once with `status`, `body` (and `allow`).
@@ -48,6 +50,8 @@ inline constexpr std::string_view db_allow = "GET, PUT, POST, DELETE";
 /// The `Allow` header of `/status`.
 inline constexpr std::string_view status_allow = "GET";
 
+/// The `Allow` header of `/snapshot`.
+inline constexpr std::string_view snapshot_allow = "GET";
 /// The `Allow` header of `/join`.
 inline constexpr std::string_view join_allow = "POST";
 

@@ -51,6 +51,7 @@ using install = caf::atom_constant<caf::atom("install")>;
 using snapshot = caf::atom_constant<caf::atom("snapshot")>;
 using read = caf::atom_constant<caf::atom("read")>;
 using trim = caf::atom_constant<caf::atom("trim")>;
+using close = caf::close_atom;
 } // namespace atom
 
 // -- the public face of a node -------------------------------------------------
@@ -86,7 +87,16 @@ using node_actor = caf::typed_actor<
   // InstallSnapshot RPC (§7), one chunk at a time; answered once the chunk
   // is written (and, for the last, once the snapshot is installed and the
   // log reset is durable).
-  caf::replies_to<atom::install, snapshot_chunk>::with<install_response>>;
+  caf::replies_to<atom::install, snapshot_chunk>::with<install_response>,
+  // Backup: opens a consistent snapshot of this node's applied state (any
+  // member serves one) and replies with an id to read it by. Unread for
+  // `backup_idle_expiry` (actors/role_backup.cpp), it closes.
+  caf::replies_to<atom::snapshot>::with<uint64_t>,
+  // Chunk `seq` (0, 1, ...) of open snapshot `id`; the one marked `last`
+  // closes it. An unknown or expired id: errc::not_found.
+  caf::replies_to<atom::snapshot, uint64_t, uint64_t>::with<snapshot_chunk>,
+  // Closes open snapshot `id` before its end (its reader went away).
+  caf::reacts_to<atom::close, uint64_t>>;
 
 // -- actors inside one node ----------------------------------------------------
 

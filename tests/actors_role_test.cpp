@@ -167,6 +167,11 @@ node_actor::behavior_type fake_peer(node_actor::pointer self,
     },
     [=](atom::install, const snapshot_chunk&)
       -> caf::result<install_response> { return refuse(); },
+    [=](atom::snapshot) -> caf::result<uint64_t> { return refuse(); },
+    [=](atom::snapshot, uint64_t, uint64_t) -> caf::result<snapshot_chunk> {
+      return refuse();
+    },
+    [=](atom::close, uint64_t) {},
     [=](atom::read_index) -> caf::result<uint64_t> {
       ++seen->read_index_asked[name];
       if (seen->silent.count(name) > 0) { // never answers

@@ -93,3 +93,19 @@ CAF_TEST(durations take units) {
   CAF_CHECK(!parse_duration("5h", d));
   CAF_CHECK(!parse_duration("-5s", d));
 }
+
+CAF_TEST(restore takes a file and the data path and refuses join) {
+  auto r = parse_args({"-restore", "backup.snap", "-p", "4005", "dir"});
+  CAF_REQUIRE_EQUAL(r.error, "");
+  CAF_CHECK_EQUAL(r.cfg.restore, "backup.snap");
+  CAF_CHECK_EQUAL(r.cfg.data_path, "dir");
+  CAF_CHECK_EQUAL(r.cfg.raft_port, 5005);
+  CAF_CHECK_EQUAL(parse_args({"-restore", "dir"}).error,
+                  "data path argument required");
+  CAF_CHECK_EQUAL(parse_args({"-restore=", "dir"}).error,
+                  "invalid value \"\" for flag -restore");
+  CAF_CHECK_EQUAL(
+    parse_args({"-restore", "f", "-join", "localhost:4001", "dir"}).error,
+    "-restore makes a new cluster; start the node, then -join others to it");
+  CAF_CHECK(usage("raftd").find("-restore FILE") != std::string::npos);
+}

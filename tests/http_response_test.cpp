@@ -176,3 +176,23 @@ CAF_TEST(CAF errors) {
   CAF_CHECK_EQUAL(map(caf::make_error(caf::sec::unexpected_message)).status,
                   500);
 }
+
+CAF_TEST(a streamed body is framed in chunks and ends with the last chunk) {
+  CAF_CHECK_EQUAL(stream_head(content_type::octet_stream, framing{}, true),
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                  "Content-Type: application/octet-stream\r\n\r\n");
+  std::string body;
+  append_chunk(body, "");
+  CAF_CHECK_EQUAL(body, "");
+  append_chunk(body, std::string(26, 'x'));
+  CAF_CHECK_EQUAL(body, "1a\r\n" + std::string(26, 'x') + "\r\n");
+  CAF_CHECK_EQUAL(std::string{last_chunk}, "0\r\n\r\n");
+}
+
+CAF_TEST(an HTTP/1.0 stream is not chunked and closes the connection) {
+  framing f;
+  f.echo_keep_alive = true;
+  CAF_CHECK_EQUAL(stream_head(content_type::octet_stream, f, false),
+                  "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream"
+                  "\r\nConnection: close\r\n\r\n");
+}

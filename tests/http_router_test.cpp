@@ -45,6 +45,7 @@ CAF_TEST(db routes by method) {
     {HTTP_PUT, "/db/foo", "", route_kind::db_put, 0, "foo"},
     {HTTP_DELETE, "/db/foo", "", route_kind::db_delete, 0, "foo"},
     {HTTP_GET, "/status", "", route_kind::status, 0, ""},
+    {HTTP_GET, "/snapshot", "", route_kind::snapshot, 0, ""},
   };
   for (auto& c : cases)
     check(c);
@@ -96,7 +97,7 @@ CAF_TEST(read consistency comes from the query) {
 
 CAF_TEST(unknown routes give 404 page not found) {
   const char* paths[] = {"/",         "/db",      "/dbx/a",   "/status/",
-                         "/statusx",  "/join/",   "/joinx",   "/members",
+                         "/statusx",  "/snapshot/", "/join/",   "/joinx",   "/members",
                          "/member/a", "/JOIN",    "*",        ""};
   for (auto p : paths) {
     auto r = route_request(HTTP_GET, p, "");
@@ -117,6 +118,11 @@ CAF_TEST(wrong methods give 405 with Allow) {
   int status_bad[] = {HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_HEAD};
   for (auto m : status_bad) {
     auto r = route_request(m, "/status", "");
+    CAF_CHECK_EQUAL(r.status, 405);
+    CAF_CHECK_EQUAL(r.allow, "GET");
+  }
+  for (auto m : status_bad) {
+    auto r = route_request(m, "/snapshot", "");
     CAF_CHECK_EQUAL(r.status, 405);
     CAF_CHECK_EQUAL(r.allow, "GET");
   }

@@ -167,6 +167,18 @@ relay_actor::behavior_type relay(relay_ptr self, network* net, size_t from,
     [=](atom::install, snapshot_chunk& c) {
       return forward<install_response>(self, none, atom::install::value, c);
     },
+    [=](atom::snapshot) {
+      return forward<uint64_t>(self, none, atom::snapshot::value);
+    },
+    [=](atom::snapshot, uint64_t id, uint64_t seq) {
+      return forward<snapshot_chunk>(self, none, atom::snapshot::value, id,
+                                     seq);
+    },
+    [=](atom::close, uint64_t id) {
+      if (self->state.net->passes(self->state.from, self->state.to,
+                                  self->state.to_inc))
+        self->send(self->state.dest, atom::close::value, id);
+    },
     [=](close_atom) { self->quit(); },
     [=](release_atom, uint64_t id) {
       auto i = self->state.held.find(id);
