@@ -10,6 +10,7 @@
 // the log matching rule needs (§5.3).
 #include "daemon/restore.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -75,6 +76,22 @@ caf::error copy_pairs(const std::string& file, kv_install& install) {
   }
 }
 
+/// Empties `dir` (made by this restore, or empty before it), or removes it
+/// if it did not exist: a restore that failed half way (a full disk, a file
+/// changed under it) must not leave what looks like a node's directory.
+void undo_target(const std::string& dir, bool existed) {
+  std::error_code ec;
+  if (!existed) {
+    std::filesystem::remove_all(dir, ec);
+    return;
+  }
+  for (auto& e : std::filesystem::directory_iterator{dir, ec})
+    std::filesystem::remove_all(e.path(), ec);
+}
+
+caf::expected<restore_report>
+restore_into(const node_config& cfg, const snapshot_file_summary& summary);
+
 } // namespace
 
 caf::expected<restore_report> restore_backup(const node_config& cfg) {
@@ -88,6 +105,19 @@ caf::expected<restore_report> restore_backup(const node_config& cfg) {
                                     "restore");
   if (auto err = check_target(cfg.data_path))
     return err;
+  struct stat st;
+  bool existed = ::stat(cfg.data_path.c_str(), &st) == 0;
+  auto rep = restore_into(cfg, *summary);
+  if (!rep)
+    undo_target(cfg.data_path, existed);
+  return rep;
+}
+
+namespace {
+
+caf::expected<restore_report>
+restore_into(const node_config& cfg, const snapshot_file_summary& sum) {
+  auto summary = &sum;
   auto dd = open_data_dir(cfg.data_path);
   if (!dd)
     return dd.error();
@@ -119,5 +149,7 @@ caf::expected<restore_report> restore_backup(const node_config& cfg) {
     return err;
   return rep;
 }
+
+} // namespace
 
 } // namespace raftd
