@@ -79,6 +79,51 @@ using time_point = caf::actor_clock::time_point;
 
 // -- storage that survives a crash --------------------------------------------
 
+/// A kv store's whole state, and the applied index it is the state of.
+std::pair<uint64_t, kv_pairs> dump_kv(kv_store& kv) {
+  std::pair<uint64_t, kv_pairs> out;
+  auto reader = kv.read_snapshot();
+  if (!reader)
+    return out;
+  auto& r = **reader;
+  out.first = r.meta().index;
+  r.seek_after({}, true);
+  for (bool end = false; !end;) {
+    std::vector<std::string> keys;
+    std::vector<std::string> values;
+    auto res = r.read(1 << 20, keys, values);
+    end = !res || *res;
+    for (size_t i = 0; i < keys.size(); ++i)
+      out.second.emplace(std::move(keys[i]), std::move(values[i]));
+  }
+  return out;
+}
+
+/// A copy of a kv store as it is now, durable as such (what a synced
+/// write leaves on disk).
+std::shared_ptr<kv_store> copy_kv(kv_store& kv) {
+  auto [index, pairs] = dump_kv(kv);
+  std::shared_ptr<kv_store> out;
+  auto take = [&out](std::shared_ptr<kv_store> s) {
+    out = std::move(s);
+    return std::unique_ptr<kv_store>{};
+  };
+  auto meta = kv.meta();
+  meta.index = index;
+  auto inst = make_memory_kv_install(meta, take);
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  for (auto& [k, v] : pairs) {
+    keys.push_back(k);
+    values.push_back(v);
+  }
+  inst->write(keys, values);
+  auto& d = inst->digest();
+  inst->finish(d.count(), d.value());
+  return out ? out : std::shared_ptr<kv_store>{make_memory_kv_store()};
+}
+
+
 /// A node's disk, kept across its crashes. Only the running incarnation may
 /// write: a crash cuts the old one off, so whatever its persister had not
 /// written yet is lost, as an unsynced write is.
@@ -92,6 +137,9 @@ struct sim_disk {
   /// The key/value state with its applied index (DATA/kv), kept across
   /// crashes whole, as LevelDB's write batches are.
   std::shared_ptr<kv_store> kv{make_memory_kv_store()};
+  /// A copy of `kv` as of its last synced write (or install): what a
+  /// machine crash leaves (storage/kv_store.hpp: unsynced batches may go).
+  std::shared_ptr<kv_store> kv_synced{make_memory_kv_store()};
 };
 
 /// The kv store of one incarnation: applies only while it runs, so a
@@ -130,7 +178,10 @@ public:
   caf::error sync() override {
     if (disk_->writer != inc_)
       return make_error(errc::storage_failed, "this incarnation crashed");
-    return disk_->kv->sync();
+    auto err = disk_->kv->sync();
+    if (!err)
+      disk_->kv_synced = copy_kv(*disk_->kv);
+    return err;
   }
 
   caf::expected<std::unique_ptr<snapshot_reader>> read_snapshot() override {
@@ -253,26 +304,6 @@ private:
   step_fn at_;
 };
 
-/// A kv store's whole state, and the applied index it is the state of.
-std::pair<uint64_t, kv_pairs> dump_kv(kv_store& kv) {
-  std::pair<uint64_t, kv_pairs> out;
-  auto reader = kv.read_snapshot();
-  if (!reader)
-    return out;
-  auto& r = **reader;
-  out.first = r.meta().index;
-  r.seek_after({}, true);
-  for (bool end = false; !end;) {
-    std::vector<std::string> keys;
-    std::vector<std::string> values;
-    auto res = r.read(1 << 20, keys, values);
-    end = !res || *res;
-    for (size_t i = 0; i < keys.size(); ++i)
-      out.second.emplace(std::move(keys[i]), std::move(values[i]));
-  }
-  return out;
-}
-
 const char* to_string(install_step s) {
   switch (s) {
   case install_step::begin: return "before its first chunk";
@@ -332,6 +363,9 @@ struct scenario {
   uint64_t snapshot_trailing = 0;
   size_t chunk_bytes = 64;
   double install_crash = 0;
+  /// Chance that a crash is a machine's: the kv state loses what was
+  /// applied since its last sync, and the log must still hold the rest.
+  double power_loss = 0;
 };
 
 template <class T>
@@ -412,6 +446,7 @@ void draw_snapshots(scenario& s, const sim_options& opts) {
   }
   s.chunk_bytes = pick<size_t>(g, {1, 8, 64});
   s.install_crash = pick(g, {0.0, 0.2, 0.5});
+  s.power_loss = pick(g, {0.0, 0.5});
 }
 
 scenario draw_scenario(std::mt19937_64& rng, const sim_options& opts) {
@@ -704,6 +739,7 @@ private:
   uint64_t compactions_ = 0;
   uint64_t installs_ = 0;
   uint64_t compacted_restarts_ = 0;
+  uint64_t power_losses_ = 0;
   std::array<uint64_t, install_steps> install_crashes_{};
   time_point calm_since_;
   std::map<caf::actor_id, std::string> labels_;
@@ -872,6 +908,7 @@ void cluster::start_node(size_t n) {
     auto sw = [disk, inc](std::shared_ptr<kv_store> fresh)
       -> std::unique_ptr<kv_store> {
       disk->kv = std::move(fresh);
+      disk->kv_synced = copy_kv(*disk->kv); // an install syncs
       return std::make_unique<gated_kv_store>(disk, inc);
     };
     auto at = [this, n, inc](install_step s) { on_install_step(n, inc, s); };
@@ -950,6 +987,13 @@ void cluster::crash(size_t n, const char* why) {
   trace("crash " + nd.name + "." + std::to_string(nd.inc) + " (" + why + ")");
   if (stopping_)
     return;
+  // (No draw in seeds without compaction: they run as they did before.)
+  if (sc_.power_loss > 0 && coin(sc_.power_loss)) {
+    nd.disk->kv = copy_kv(*nd.disk->kv_synced);
+    ++power_losses_;
+    trace(nd.name + "'s kv state goes back to its last sync, index "
+          + std::to_string(nd.disk->kv->applied_index()));
+  }
   ++crashes_;
   // A disk failure may stop a node just after the faults stopped: it
   // restarts all the same.
@@ -1958,7 +2002,7 @@ std::string cluster::describe_scenario() const {
     os << "; snapshots every " << sc_.snapshot_entries << " entries, "
        << sc_.snapshot_trailing << " kept behind, chunks of "
        << sc_.chunk_bytes << " bytes, installs crash "
-       << sc_.install_crash;
+       << sc_.install_crash << ", machine crashes " << sc_.power_loss;
   return os.str();
 }
 
@@ -2063,6 +2107,7 @@ sim_result cluster::result() {
   r.compactions = compactions_;
   r.snapshots_installed = installs_;
   r.compacted_restarts = compacted_restarts_;
+  r.power_losses = power_losses_;
   r.install_crashes = install_crashes_;
   r.max_term = max_term_;
   r.messages_dropped = net_ ? net_->stats.dropped : 0;

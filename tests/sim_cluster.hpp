@@ -40,7 +40,9 @@
 // (small thresholds), so a follower cut off or down for a while needs a
 // snapshot, streamed in small chunks through the same faulty network. An
 // install may crash its node at any of its steps (install_step), and a
-// node restarts from whatever its kv state and log then hold. The kv state
+// node restarts from whatever its kv state and log then hold (some crashes
+// are a machine's: the kv state loses what it applied since its last
+// sync, and the log must still hold that). The kv state
 // itself is checked against the committed log at every apply and install,
 // and every member's whole state once the cluster is quiet.
 //
@@ -189,11 +191,13 @@ struct sim_result {
   uint64_t leader_removals = 0;
   uint64_t stuck_joins_refused = 0;
   /// Log compaction (§7): compactions (not by an install), snapshots
-  /// installed by followers, restarts that found a compacted log, and
-  /// crashes at each install step.
+  /// installed by followers, restarts that found a compacted log, crashes
+  /// that lost the kv state's unsynced applies, and crashes at each
+  /// install step.
   uint64_t compactions = 0;
   uint64_t snapshots_installed = 0;
   uint64_t compacted_restarts = 0;
+  uint64_t power_losses = 0;
   std::array<uint64_t, install_steps> install_crashes{};
 };
 

@@ -53,6 +53,7 @@ CAF_TEST(raft stays safe and live under faults for every seed) {
   uint64_t compactions = 0;
   uint64_t installs = 0;
   uint64_t compacted_restarts = 0;
+  uint64_t power_losses = 0;
   std::array<uint64_t, install_steps> install_crashes{};
   for (auto seed = first; seed < first + count; ++seed) {
     auto r = run_simulation(env_options(seed, bugs));
@@ -69,6 +70,7 @@ CAF_TEST(raft stays safe and live under faults for every seed) {
     compactions += r.compactions;
     installs += r.snapshots_installed;
     compacted_restarts += r.compacted_restarts;
+    power_losses += r.power_losses;
     for (size_t i = 0; i < install_steps; ++i)
       install_crashes[i] += r.install_crashes[i];
     if (!r.ok) {
@@ -86,6 +88,7 @@ CAF_TEST(raft stays safe and live under faults for every seed) {
             << " compactions=" << compactions
             << " snapshots_installed=" << installs
             << " compacted_restarts=" << compacted_restarts
+            << " power_losses=" << power_losses
             << " install_crashes=" << install_crashes[0] << "/"
             << install_crashes[1] << "/" << install_crashes[2] << "/"
             << install_crashes[3] << "/" << install_crashes[4]
@@ -111,6 +114,7 @@ CAF_TEST(raft stays safe and live under faults for every seed) {
   CAF_CHECK_GREATER(compactions, 1000u);
   CAF_CHECK_GREATER(installs, 100u);
   CAF_CHECK_GREATER(compacted_restarts, 100u);
+  CAF_CHECK_GREATER(power_losses, 100u);
   for (auto n : install_crashes)
     CAF_CHECK_GREATER(n, 0u);
 }
