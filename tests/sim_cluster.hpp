@@ -42,9 +42,9 @@
 // install may crash its node at any of its steps (install_step), and a
 // node restarts from whatever its kv state and log then hold (some crashes
 // are a machine's: the kv state loses what it applied since its last
-// sync, and the log must still hold that). The kv state
-// itself is checked against the committed log at every apply and install,
-// and every member's whole state once the cluster is quiet.
+// sync, and the log must still hold that). The kv state itself is checked
+// against the committed log at every apply and install, and every
+// member's whole state once the cluster is quiet.
 //
 // A run has two phases: faults for `fault_time` of virtual time, then calm:
 // every node up and running, every link healed and lossless, and within

@@ -101,7 +101,10 @@ CAF_TEST(raft stays safe and live under faults for every seed) {
   // crashes=0, this fails). Only over the CI budget (the default run);
   // the 1000 seeds today (deletes, restarts from the applied index):
   // crashes=7973 acked_writes=91356 (puts and deletes) reads=67904
-  // terms=10715 history_undecided_keys=259 (of 5000), 21-27 s.
+  // terms=10715 history_undecided_keys=259 (of 5000), 21-27 s. With
+  // compaction on half of them: compactions=6491 snapshots_installed=481
+  // compacted_restarts=644 power_losses=1075, install crashes 14-20 at
+  // each step, 23 s.
   if (first != 1 || count != ci_seed_budget)
     return;
   CAF_CHECK_GREATER(crashes, 1000u);
