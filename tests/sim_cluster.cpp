@@ -140,6 +140,8 @@ struct sim_disk {
   /// A copy of `kv` as of its last synced write (or install): what a
   /// machine crash leaves (storage/kv_store.hpp: unsynced batches may go).
   std::shared_ptr<kv_store> kv_synced{make_memory_kv_store()};
+  /// The last crash was a machine's: the next start finds `kv_synced`.
+  bool lose_unsynced = false;
 };
 
 /// The kv store of one incarnation: applies only while it runs, so a
@@ -873,6 +875,12 @@ void cluster::start_node(size_t n) {
   nd.disk->writer = nd.inc;
   nd.disk->fail_next = false;
   nd.disk_failed = false;
+  if (nd.disk->lose_unsynced) {
+    nd.disk->lose_unsynced = false;
+    nd.disk->kv = copy_kv(*nd.disk->kv_synced);
+    trace(nd.name + "'s kv state went back to its last sync, index "
+          + std::to_string(nd.disk->kv->applied_index()));
+  }
   auto store = std::make_shared<gated_log_store>(nd.disk, nd.inc);
   durable_log dl;
   if (auto err = store->load(dl))
@@ -988,11 +996,11 @@ void cluster::crash(size_t n, const char* why) {
   if (stopping_)
     return;
   // (No draw in seeds without compaction: they run as they did before.)
+  // The restart finds the loss: the crashed incarnation's actors, which
+  // still read their mail, must not see it (a dead process reads nothing).
   if (sc_.power_loss > 0 && coin(sc_.power_loss)) {
-    nd.disk->kv = copy_kv(*nd.disk->kv_synced);
+    nd.disk->lose_unsynced = true;
     ++power_losses_;
-    trace(nd.name + "'s kv state goes back to its last sync, index "
-          + std::to_string(nd.disk->kv->applied_index()));
   }
   ++crashes_;
   // A disk failure may stop a node just after the faults stopped: it
