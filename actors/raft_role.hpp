@@ -23,6 +23,10 @@ struct role_observer {
   std::function<void(const raft_core&)> on_step;
   /// Each batch the state machine applied, in order.
   std::function<void(const std::vector<log_entry>&)> on_applied;
+  /// A snapshot the state machine installed from a leader (§7): once as
+  /// the role learns of the switch (`log_durable` false; later batches
+  /// skip what it covers), once more when the log's reset is durable.
+  std::function<void(const snapshot_meta&, bool log_durable)> on_installed;
 };
 
 struct role_config {

@@ -64,10 +64,16 @@ caf::result<install_response> on_install(role_ptr self, snapshot_chunk c) {
         if (p.meta.index > st.snapshot.index)
           st.snapshot = p.meta;
         ++st.snapshots_installed;
+        if (st.cfg.observer.on_installed)
+          st.cfg.observer.on_installed(p.meta, false);
         effects e;
         st.core->install_snapshot(p.meta, e);
         r.done = true;
-        handle_effects(self, e, [rp, r]() mutable { rp.deliver(r); });
+        handle_effects(self, e, [self, rp, r, meta = p.meta]() mutable {
+          if (self->state.cfg.observer.on_installed)
+            self->state.cfg.observer.on_installed(meta, true);
+          rp.deliver(r);
+        });
         serve_reads(self);
       },
       [=](caf::error& err) mutable {

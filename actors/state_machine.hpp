@@ -33,6 +33,10 @@ struct state_machine_config {
   /// next apply syncs the store: the log below it may then be compacted
   /// (§7). Zero: never (the log is never compacted).
   uint64_t sync_every = 0;
+  /// A known bug for the simulation's tests: switch to a snapshot after its
+  /// first chunk, ignoring the rest and the totals (a follower then holds
+  /// part of the state, §7). Never set outside tests.
+  bool bug_switch_partial = false;
 };
 
 struct state_machine_state {

@@ -7,11 +7,16 @@
 #   scripts/sim.sh --seed S          replay seed S, printing every step
 #   scripts/sim.sh N --bugs LIST     with known bugs on (vote_before_durable,
 #                                    commit_old_terms, skip_log_check,
-#                                    local_reads, delete_before_apply)
+#                                    local_reads, delete_before_apply,
+#                                    partial_snapshot)
 #   scripts/sim.sh N --no-durable-check
 #                                    leave out the "durable before reply" check
 #   scripts/sim.sh N --membership M  which seeds join and remove servers:
 #                                    off, half (default) or all
+#   scripts/sim.sh N --snapshots M   which seeds compact their logs and
+#                                    install snapshots (crashing at every
+#                                    step of an install): off, half
+#                                    (default) or all
 #   scripts/sim.sh N --strict-changes
 #                                    a committed leave must be answered as a
 #                                    success (off: the leader's removal is
@@ -35,13 +40,14 @@ seed=""
 bugs=""
 durable=1
 membership=half
+snapshots=half
 strict=0
 unguarded=0
 jobs=1
 build_dir="$here/build-sim"
 build=1
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -50,6 +56,7 @@ while [[ $# -gt 0 ]]; do
     --bugs) bugs="$2"; shift 2 ;;
     --no-durable-check) durable=0; shift ;;
     --membership) membership="$2"; shift 2 ;;
+    --snapshots) snapshots="$2"; shift 2 ;;
     --strict-changes) strict=1; shift ;;
     --unguarded-changes) unguarded=1; shift ;;
     -j) jobs="$2"; shift 2 ;;
@@ -71,8 +78,10 @@ bin="$build_dir/raftd-test-sim"
 [[ -x "$bin" ]] || { echo "sim.sh: no $bin (build it or drop --no-build)" >&2; exit 2; }
 
 case "$membership" in off|half|all) ;; *) usage ;; esac
+case "$snapshots" in off|half|all) ;; *) usage ;; esac
 export RAFTD_SIM_BUGS="$bugs" RAFTD_SIM_DURABLE_CHECK="$durable" \
-       RAFTD_SIM_MEMBERSHIP="$membership" RAFTD_SIM_STRICT_CHANGES="$strict" \
+       RAFTD_SIM_MEMBERSHIP="$membership" RAFTD_SIM_SNAPSHOTS="$snapshots" \
+       RAFTD_SIM_STRICT_CHANGES="$strict" \
        RAFTD_SIM_UNGUARDED_CHANGES="$unguarded"
 suite='^sim\.cluster$'
 
@@ -114,6 +123,7 @@ echo "seeds $first..$((first + count - 1)): $count run, $failed failed," \
 if [[ $failed -gt 0 ]]; then
   echo "failing seeds: $(sed 's/.*seed=\([0-9]*\).*/\1/' "$out/fail" | tr '\n' ' ')"
   flags="${bugs:+ --bugs $bugs} --membership $membership"
+  flags+=" --snapshots $snapshots"
   [[ $strict -eq 1 ]] && flags+=" --strict-changes"
   [[ $unguarded -eq 1 ]] && flags+=" --unguarded-changes"
   echo "replay one: scripts/sim.sh --seed S$flags"

@@ -72,6 +72,8 @@ void safety_checker::restarted(size_t n, uint64_t applied) {
 void safety_checker::on_step(size_t n, const raft_core& c) {
   check_election_safety(n, c);
   check_log_matching(n, c);
+  if (failure_)
+    return; // the view may be short of the log: stop here
   check_commit(n, c);
   check_leader_completeness(n, c);
 }
@@ -90,14 +92,21 @@ void safety_checker::check_election_safety(size_t n, const raft_core& c) {
 // §5.3 Log Matching: if two logs contain an entry with the same index and
 // term, the logs are identical in all entries up through that index. Logs
 // change only at their tail, so only positions whose term changed since the
-// last step are hashed again.
+// last step are hashed again. A compacted prefix (§7) holds what the
+// snapshot holds: committed entries only, so its positions are the
+// committed ones (an install may replace uncommitted entries with them).
 void safety_checker::check_log_matching(size_t n, const raft_core& c) {
   auto& v = nodes_[n];
   auto last = c.last_index();
-  uint64_t keep = 0;
+  auto prefix = c.log().prefix_index();
   auto same = std::min<uint64_t>(v.terms.size(), last);
-  while (keep < same && v.terms[keep] == c.term_at(keep + 1))
+  uint64_t keep = std::min({v.prefix_checked, prefix, same});
+  while (keep < same && keep < prefix && keep < committed_.size()
+         && v.chain[keep] == committed_[keep].chain)
     ++keep;
+  if (keep >= prefix)
+    while (keep < same && v.terms[keep] == c.term_at(keep + 1))
+      ++keep;
   if (keep < v.terms.size() && keep < v.max_commit) {
     fail(check::committed_kept, node_label(n) + " removed or replaced index "
                                   + std::to_string(keep + 1)
@@ -107,7 +116,17 @@ void safety_checker::check_log_matching(size_t n, const raft_core& c) {
   }
   v.terms.resize(keep);
   v.chain.resize(keep);
-  for (auto i = keep + 1; i <= last; ++i) {
+  for (auto i = keep + 1; i <= std::min(prefix, last); ++i) {
+    if (i > committed_.size())
+      return fail(check::state_machine_safety,
+                  node_label(n) + "'s log is compacted to "
+                    + std::to_string(prefix) + ", past the committed "
+                    + std::to_string(committed_.size()) + " entries");
+    v.terms.push_back(committed_[i - 1].entry.term);
+    v.chain.push_back(committed_[i - 1].chain);
+  }
+  v.prefix_checked = std::max(v.prefix_checked, prefix);
+  for (auto i = std::max(keep, prefix) + 1; i <= last; ++i) {
     auto& e = c.entry(i);
     auto prev = i == 1 ? 0 : v.chain[i - 2];
     auto chain = mix(prev ^ entry_hash(e));
@@ -180,7 +199,27 @@ void safety_checker::check_leader_completeness(size_t n, const raft_core& c) {
 
 void safety_checker::on_applied(size_t n, const std::vector<log_entry>& es) {
   for (auto& e : es)
-    check_applied(n, e);
+    if (e.index > nodes_[n].installed)
+      check_applied(n, e);
+}
+
+// §7: a snapshot holds the committed entries up to its index; the state
+// machine jumps there (its state is checked by check_kv).
+void safety_checker::on_installed(size_t n, const snapshot_meta& m) {
+  auto& v = nodes_[n];
+  if (m.index <= v.applied)
+    return; // applied this far already: nothing was switched
+  if (m.index > committed_.size()
+      || committed_[m.index - 1].entry.term != m.term)
+    return fail(check::state_machine_safety,
+                node_label(n) + " installed a snapshot at index "
+                  + std::to_string(m.index) + " term "
+                  + std::to_string(m.term)
+                  + ", which is not a committed entry");
+  v.applied = m.index;
+  v.installed = m.index;
+  for (auto i = applied_.size() + 1; i <= m.index; ++i)
+    record_applied(committed_[i - 1].entry, committed_[i - 1].hash);
 }
 
 // §5.4.3 State Machine Safety: no two servers apply different entries at
@@ -204,6 +243,11 @@ void safety_checker::check_applied(size_t n, const log_entry& e) {
              + " where another node applied something else");
     return;
   }
+  record_applied(e, h);
+}
+
+/// The first application of the committed entry `e` anywhere.
+void safety_checker::record_applied(const log_entry& e, uint64_t h) {
   applied_.push_back(h);
   if (e.kind == entry_kind::put) {
     auto [i, added] = value_index_.emplace(e.value, e.index);
@@ -266,6 +310,70 @@ std::string safety_checker::key_at(uint64_t index) const {
   if (index == 0 || index > committed_.size())
     return {};
   return committed_[index - 1].entry.key;
+}
+
+void safety_checker::extend_reference() {
+  for (auto i = ref_digest_.size() + 1; i <= committed_.size(); ++i) {
+    auto& e = committed_[i - 1].entry;
+    if (e.kind == entry_kind::put)
+      ref_state_[e.key] = e.value;
+    else if (e.kind == entry_kind::del)
+      ref_state_.erase(e.key);
+    uint64_t h = mix(ref_state_.size());
+    for (auto& [k, val] : ref_state_)
+      h = hash_bytes(hash_bytes(h, k), val);
+    ref_digest_.push_back(h);
+  }
+}
+
+kv_pairs safety_checker::reference_state(uint64_t index) const {
+  kv_pairs out;
+  for (uint64_t i = 1; i <= std::min<uint64_t>(index, committed_.size());
+       ++i) {
+    auto& e = committed_[i - 1].entry;
+    if (e.kind == entry_kind::put)
+      out[e.key] = e.value;
+    else if (e.kind == entry_kind::del)
+      out.erase(e.key);
+  }
+  return out;
+}
+
+// §5.4.3 on the state itself, not only the entries: whatever a node got
+// its state from (its own applies, a restart, a snapshot), it is the
+// committed log applied in order.
+void safety_checker::check_kv(size_t n, uint64_t index, const kv_pairs& pairs,
+                              const char* when) {
+  if (failure_ || index == 0)
+    return;
+  extend_reference();
+  if (index > ref_digest_.size())
+    return;
+  uint64_t h = mix(pairs.size());
+  for (auto& [k, val] : pairs)
+    h = hash_bytes(hash_bytes(h, k), val);
+  if (h == ref_digest_[index - 1])
+    return;
+  auto want = reference_state(index);
+  std::string diff;
+  for (auto& [k, val] : want) {
+    auto i = pairs.find(k);
+    if (i == pairs.end())
+      diff = k + " is missing (want " + val + ")";
+    else if (i->second != val)
+      diff = k + "=" + i->second + " (want " + val + ")";
+    if (!diff.empty())
+      break;
+  }
+  if (diff.empty())
+    for (auto& [k, val] : pairs)
+      if (want.count(k) == 0) {
+        diff = k + "=" + val + " should not exist";
+        break;
+      }
+  fail(check::kv_state, node_label(n) + "'s kv state at applied index "
+                          + std::to_string(index) + " (" + when
+                          + ") differs from the committed log's: " + diff);
 }
 
 void safety_checker::finish() {

@@ -51,10 +51,17 @@ constexpr const char* linearizable_reads = "linearizable reads";
 constexpr const char* history = "linearizable history";
 /// A vote or an append acknowledgement goes out only once durable (Fig. 2).
 constexpr const char* durable_replies = "durable before reply";
+/// A node's key/value state is what applying the committed log from the
+/// start up to its applied index gives (checked at each apply and install,
+/// and every member's whole state once the cluster is quiet).
+constexpr const char* kv_state = "kv state";
 /// After the faults stop, a leader and progress within a bounded time; a
 /// running node answers every client request within its bound.
 constexpr const char* liveness = "liveness";
 } // namespace check
+
+/// A whole key/value state, as a snapshot reader streams it.
+using kv_pairs = std::map<std::string, std::string>;
 
 /// A broken property: which one, and what was seen.
 struct violation {
@@ -84,8 +91,20 @@ public:
   /// After every step of node `n`'s role, with its core as it now is.
   void on_step(size_t n, const raft_core& c);
 
-  /// Node `n`'s state machine applied `es` (in order).
+  /// Node `n`'s state machine applied `es` (in order). Entries an install
+  /// covered since are skipped, as the store skips them.
   void on_applied(size_t n, const std::vector<log_entry>& es);
+
+  /// Node `n`'s state machine switched to snapshot `m` from a leader (§7):
+  /// it holds every committed entry up to m.index, and applies from there.
+  void on_installed(size_t n, const snapshot_meta& m);
+
+  /// Node `n`'s whole key/value state (`pairs`, ascending keys) at its
+  /// applied index `index` must be the reference state there
+  /// (check::kv_state); `when` says when it was taken. Skipped while the
+  /// committed log known here is shorter.
+  void check_kv(size_t n, uint64_t index, const kv_pairs& pairs,
+                const char* when);
 
   /// A client saw `put key value` (or a delete of key) acknowledged at
   /// `index`.
@@ -101,6 +120,10 @@ public:
   const std::optional<violation>& failure() const {
     return failure_;
   }
+
+  /// The state that applying the committed entries 1..`index` gives
+  /// (`index` at most the committed entries known).
+  kv_pairs reference_state(uint64_t index) const;
 
   /// Highest index node `n` applied since it last started.
   uint64_t applied_upto(size_t n) const {
@@ -145,6 +168,12 @@ private:
     uint64_t commit_checked = 0;
     /// Highest index applied since the node started.
     uint64_t applied = 0;
+    /// Highest snapshot installed since the node started: applied batches
+    /// skip the entries up to it.
+    uint64_t installed = 0;
+    /// Positions up to here are in the node's compacted prefix, checked
+    /// equal to the committed entries (§7: a snapshot holds only those).
+    uint64_t prefix_checked = 0;
   };
 
   struct committed_entry {
@@ -166,6 +195,9 @@ private:
   void check_commit(size_t n, const raft_core& c);
   void check_leader_completeness(size_t n, const raft_core& c);
   void check_applied(size_t n, const log_entry& e);
+  void record_applied(const log_entry& e, uint64_t h);
+  /// Extends ref_digest_ to every committed entry known.
+  void extend_reference();
   void check_ack(uint64_t index);
 
   std::optional<violation> failure_;
@@ -183,6 +215,11 @@ private:
   std::map<uint64_t, uint64_t> leader_checked_;
   /// State machine safety: hash of what was applied at each index.
   std::vector<uint64_t> applied_;
+  /// Reference state: the committed entries applied from the start, as a
+  /// digest after each index (ref_digest_[i - 1] after entry i), and the
+  /// state after the last of them.
+  std::vector<uint64_t> ref_digest_;
+  kv_pairs ref_state_;
   /// Applied puts by value (values are unique per client write).
   std::unordered_map<std::string, uint64_t> value_index_;
   /// Acknowledged writes by index.

@@ -159,3 +159,66 @@ CAF_TEST(one write applied at two indexes is caught) {
   sc.on_applied(0, {config_entry(), put(2, 2, "x"), put(3, 2, "x")});
   CAF_CHECK_EQUAL(failed_check(sc), check::acked_writes);
 }
+
+namespace {
+
+/// A follower of {a, b, c} in `term` whose log was compacted to `upto` (its
+/// snapshot, applied), holding `log` after it.
+raft_core compacted(node_name id, uint64_t term, uint64_t upto,
+                    uint64_t upto_term, std::vector<log_entry> log) {
+  core_config cc;
+  cc.id = std::move(id);
+  auto cfg = config_entry();
+  snapshot_meta m{upto, upto_term, cfg.index, cfg.value};
+  return raft_core{cc, hard_state{term, {}},
+                   raft_log{upto, upto_term, std::move(log)}, m};
+}
+
+} // namespace
+
+// §7: a compacted prefix holds the committed entries; a log view that
+// starts after one (a restart, an install) takes them as its own.
+CAF_TEST(a compacted log holds the committed entries) {
+  safety_checker sc{3};
+  sc.on_step(0, follower("a", 2, {put(2, 2, "x"), put(3, 2, "y")}, 3));
+  sc.on_step(1, compacted("b", 2, 3, 2, {put(4, 2, "z")}));
+  sc.on_step(0, compacted("a", 2, 2, 2, {put(3, 2, "y")}));
+  CAF_CHECK_EQUAL(failed_check(sc), "none");
+}
+
+CAF_TEST(a log compacted past the committed entries breaks safety) {
+  safety_checker sc{3};
+  sc.on_step(0, follower("a", 2, {put(2, 2, "x")}, 2));
+  sc.on_step(1, compacted("b", 2, 3, 2, {}));
+  CAF_CHECK_EQUAL(failed_check(sc), check::state_machine_safety);
+}
+
+// An install jumps the applied index; a batch the store skips afterwards
+// (it covers what the snapshot holds) is no second application.
+CAF_TEST(an install of committed entries passes) {
+  safety_checker sc{3};
+  auto a = follower("a", 2, {put(2, 2, "x"), put(3, 2, "y")}, 3);
+  sc.on_step(0, a);
+  sc.on_applied(0, {config_entry(), a.entry(2), a.entry(3)});
+  sc.on_installed(1, snapshot_meta{3, 2, 1, {}});
+  sc.on_applied(1, {a.entry(2), a.entry(3)});
+  sc.check_kv(1, 3, kv_pairs{{"k", "y"}}, "after an install");
+  CAF_CHECK_EQUAL(sc.applied_upto(1), 3u);
+  CAF_CHECK_EQUAL(failed_check(sc), "none");
+}
+
+CAF_TEST(an install of an uncommitted entry breaks safety) {
+  safety_checker sc{3};
+  sc.on_step(0, follower("a", 2, {put(2, 2, "x")}, 2));
+  sc.on_installed(1, snapshot_meta{2, 3, 1, {}}); // term 3: not that entry
+  CAF_CHECK_EQUAL(failed_check(sc), check::state_machine_safety);
+}
+
+CAF_TEST(a kv state unlike the committed log breaks the kv state check) {
+  safety_checker sc{3};
+  sc.on_step(0, follower("a", 2, {put(2, 2, "x"), put(3, 2, "y")}, 3));
+  sc.check_kv(1, 2, kv_pairs{{"k", "x"}}, "after an apply");
+  CAF_CHECK_EQUAL(failed_check(sc), "none");
+  sc.check_kv(1, 3, kv_pairs{}, "after an install"); // k=y is missing
+  CAF_CHECK_EQUAL(failed_check(sc), check::kv_state);
+}

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <memory>
@@ -78,6 +79,51 @@ using time_point = caf::actor_clock::time_point;
 
 // -- storage that survives a crash --------------------------------------------
 
+/// A kv store's whole state, and the applied index it is the state of.
+std::pair<uint64_t, kv_pairs> dump_kv(kv_store& kv) {
+  std::pair<uint64_t, kv_pairs> out;
+  auto reader = kv.read_snapshot();
+  if (!reader)
+    return out;
+  auto& r = **reader;
+  out.first = r.meta().index;
+  r.seek_after({}, true);
+  for (bool end = false; !end;) {
+    std::vector<std::string> keys;
+    std::vector<std::string> values;
+    auto res = r.read(1 << 20, keys, values);
+    end = !res || *res;
+    for (size_t i = 0; i < keys.size(); ++i)
+      out.second.emplace(std::move(keys[i]), std::move(values[i]));
+  }
+  return out;
+}
+
+/// A copy of a kv store as it is now, durable as such (what a synced
+/// write leaves on disk).
+std::shared_ptr<kv_store> copy_kv(kv_store& kv) {
+  auto [index, pairs] = dump_kv(kv);
+  std::shared_ptr<kv_store> out;
+  auto take = [&out](std::shared_ptr<kv_store> s) {
+    out = std::move(s);
+    return std::unique_ptr<kv_store>{};
+  };
+  auto meta = kv.meta();
+  meta.index = index;
+  auto inst = make_memory_kv_install(meta, take);
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  for (auto& [k, v] : pairs) {
+    keys.push_back(k);
+    values.push_back(v);
+  }
+  inst->write(keys, values);
+  auto& d = inst->digest();
+  inst->finish(d.count(), d.value());
+  return out ? out : std::shared_ptr<kv_store>{make_memory_kv_store()};
+}
+
+
 /// A node's disk, kept across its crashes. Only the running incarnation may
 /// write: a crash cuts the old one off, so whatever its persister had not
 /// written yet is lost, as an unsynced write is.
@@ -91,6 +137,11 @@ struct sim_disk {
   /// The key/value state with its applied index (DATA/kv), kept across
   /// crashes whole, as LevelDB's write batches are.
   std::shared_ptr<kv_store> kv{make_memory_kv_store()};
+  /// A copy of `kv` as of its last synced write (or install): what a
+  /// machine crash leaves (storage/kv_store.hpp: unsynced batches may go).
+  std::shared_ptr<kv_store> kv_synced{make_memory_kv_store()};
+  /// The last crash was a machine's: the next start finds `kv_synced`.
+  bool lose_unsynced = false;
 };
 
 /// The kv store of one incarnation: applies only while it runs, so a
@@ -129,7 +180,10 @@ public:
   caf::error sync() override {
     if (disk_->writer != inc_)
       return make_error(errc::storage_failed, "this incarnation crashed");
-    return disk_->kv->sync();
+    auto err = disk_->kv->sync();
+    if (!err)
+      disk_->kv_synced = copy_kv(*disk_->kv);
+    return err;
   }
 
   caf::expected<std::unique_ptr<snapshot_reader>> read_snapshot() override {
@@ -190,6 +244,80 @@ private:
   bool failed_ = false;
 };
 
+/// An install (storage/snapshot.hpp) into one incarnation's memory store,
+/// that tells the cluster of each step (where it may crash the node) and
+/// writes nothing once the node crashed: the switch is the atomic step.
+class sim_kv_install final : public kv_install {
+public:
+  using step_fn = std::function<void(install_step)>;
+
+  sim_kv_install(std::shared_ptr<sim_disk> disk, uint64_t inc,
+                 std::unique_ptr<kv_install> inner, step_fn at) :
+    disk_(std::move(disk)), inc_(inc), inner_(std::move(inner)),
+    at_(std::move(at)) {
+    // nop
+  }
+
+  const snapshot_meta& meta() const override {
+    return inner_->meta();
+  }
+
+  const snapshot_digest& digest() const override {
+    return inner_->digest();
+  }
+
+  caf::error write(const std::vector<std::string>& keys,
+                   const std::vector<std::string>& values) override {
+    if (auto err = gate())
+      return err;
+    auto err = inner_->write(keys, values);
+    if (!err)
+      at_(install_step::chunk);
+    return err;
+  }
+
+  caf::expected<std::unique_ptr<kv_store>>
+  finish(uint64_t count, uint64_t checksum) override {
+    if (auto err = gate())
+      return err;
+    at_(install_step::before_switch);
+    if (auto err = gate())
+      return err;
+    auto res = inner_->finish(count, checksum);
+    if (res)
+      at_(install_step::after_switch);
+    return res;
+  }
+
+  void discard_old() override {
+    inner_->discard_old();
+  }
+
+private:
+  caf::error gate() const {
+    if (disk_->writer != inc_)
+      return make_error(errc::storage_failed, "this incarnation crashed");
+    return {};
+  }
+
+  std::shared_ptr<sim_disk> disk_;
+  uint64_t inc_;
+  std::unique_ptr<kv_install> inner_;
+  step_fn at_;
+};
+
+const char* to_string(install_step s) {
+  switch (s) {
+  case install_step::begin: return "before its first chunk";
+  case install_step::chunk: return "after a chunk";
+  case install_step::before_switch: return "after its last chunk, before "
+                                           "the switch";
+  case install_step::after_switch: return "right after the switch";
+  case install_step::log_durable: return "once the log's reset is durable";
+  }
+  return "?";
+}
+
 // -- what one seed draws before anything runs ---------------------------------
 
 struct scenario {
@@ -228,6 +356,18 @@ struct scenario {
   std::chrono::milliseconds change_gap{300};
   double remove_leader = 0;
   double stuck_join = 0;
+  /// Log compaction (§7): the state machine syncs every `snapshot_entries`
+  /// applied entries (0: never, no compaction), the log keeps
+  /// `snapshot_trailing` behind; snapshots go in chunks of `chunk_bytes`
+  /// (a pair is about 6 bytes, five keys); an install crashes its node at
+  /// a drawn step with probability `install_crash`.
+  uint64_t snapshot_entries = 0;
+  uint64_t snapshot_trailing = 0;
+  size_t chunk_bytes = 64;
+  double install_crash = 0;
+  /// Chance that a crash is a machine's: the kv state loses what was
+  /// applied since its last sync, and the log must still hold the rest.
+  double power_loss = 0;
 };
 
 template <class T>
@@ -291,9 +431,30 @@ void draw_membership(scenario& s, uint64_t seed, membership_mode mode) {
   s.stuck_join = pick(g, {0.0, 0.2, 0.5});
 }
 
+/// Compaction draws from a generator of its own too (see draw_membership).
+/// Thresholds are small, so that logs compact every few dozen entries and
+/// a follower away for a while needs a snapshot.
+void draw_snapshots(scenario& s, const sim_options& opts) {
+  std::mt19937_64 g{opts.seed ^ 0x736e617073686f74ull};
+  auto on = opts.snapshot_entries != 0 || opts.snapshots == snapshot_mode::all
+            || (opts.snapshots == snapshot_mode::half && pick(g, {false, true}));
+  if (!on)
+    return;
+  s.snapshot_entries = std::uniform_int_distribution<uint64_t>{5, 60}(g);
+  s.snapshot_trailing = std::uniform_int_distribution<uint64_t>{0, 20}(g);
+  if (opts.snapshot_entries != 0) {
+    s.snapshot_entries = opts.snapshot_entries;
+    s.snapshot_trailing = opts.snapshot_trailing;
+  }
+  s.chunk_bytes = pick<size_t>(g, {1, 8, 64});
+  s.install_crash = pick(g, {0.0, 0.2, 0.5});
+  s.power_loss = pick(g, {0.0, 0.5});
+}
+
 scenario draw_scenario(std::mt19937_64& rng, const sim_options& opts) {
   auto s = draw_scenario(rng);
   draw_membership(s, opts.seed, opts.membership);
+  draw_snapshots(s, opts);
   return s;
 }
 
@@ -339,6 +500,14 @@ struct sim_node {
   /// Down or paused since a join of it began, and not run since: it cannot
   /// have caught up, so no leader may add it (thesis §4.2.1).
   bool stuck = false;
+  /// Its log's compacted prefix as its core last showed it, and the index
+  /// of the last snapshot it installed (that moved the prefix too).
+  uint64_t prefix = 0;
+  uint64_t installed = 0;
+  /// The install step at which it crashes (drawn as an install begins),
+  /// and for install_step::chunk, after how many chunks.
+  std::optional<install_step> install_doom;
+  uint64_t doom_chunks = 0;
 };
 
 enum class op_kind { put, del, get, join, leave };
@@ -439,6 +608,11 @@ private:
   // -- observations -----------------------------------------------------------
   void on_step(size_t n, uint64_t inc, const raft_core& c);
   void on_applied(size_t n, uint64_t inc, const std::vector<log_entry>& es);
+  void on_installed(size_t n, uint64_t inc, const snapshot_meta& m,
+                    bool log_durable);
+  void on_install_step(size_t n, uint64_t inc, install_step s);
+  void check_node_kv(size_t n, const char* when);
+  void check_quiet_kv();
   void note_config(size_t n, const raft_core& c);
   void check_added(size_t n, const std::vector<size_t>& before);
   void count_change(const log_entry& e);
@@ -564,6 +738,11 @@ private:
   uint64_t leaves_ = 0;
   uint64_t leader_removals_ = 0;
   uint64_t stuck_refused_ = 0;
+  uint64_t compactions_ = 0;
+  uint64_t installs_ = 0;
+  uint64_t compacted_restarts_ = 0;
+  uint64_t power_losses_ = 0;
+  std::array<uint64_t, install_steps> install_crashes_{};
   time_point calm_since_;
   std::map<caf::actor_id, std::string> labels_;
   /// Which node (and incarnation) runs each actor: its role, persister,
@@ -656,9 +835,9 @@ role_config cluster::make_role_config(size_t n) {
   rc.max_batch_entries = sc_.max_batch_entries;
   rc.max_inflight = sc_.max_inflight;
   rc.catch_up_timeout = catch_up_timeout;
-  rc.snapshot_entries = opts_.snapshot_entries;
-  rc.snapshot_trailing = opts_.snapshot_trailing;
-  rc.snapshot_chunk_bytes = 64; // a few pairs a chunk: many chunks to lose
+  rc.snapshot_entries = sc_.snapshot_entries;
+  rc.snapshot_trailing = sc_.snapshot_trailing;
+  rc.snapshot_chunk_bytes = sc_.chunk_bytes; // 1: a pair a chunk
   rc.detached_streams = false;
   rc.bug_vote_before_durable = opts_.bugs.vote_before_durable;
   rc.bug_local_reads = opts_.bugs.local_reads;
@@ -668,6 +847,10 @@ role_config cluster::make_role_config(size_t n) {
   };
   rc.observer.on_applied = [this, n, inc](const std::vector<log_entry>& es) {
     on_applied(n, inc, es);
+  };
+  rc.observer.on_installed = [this, n, inc](const snapshot_meta& m,
+                                            bool log_durable) {
+    on_installed(n, inc, m, log_durable);
   };
   // A node that cannot write its log stops (by design): a crash, unless
   // its disk was not told to fail.
@@ -692,6 +875,12 @@ void cluster::start_node(size_t n) {
   nd.disk->writer = nd.inc;
   nd.disk->fail_next = false;
   nd.disk_failed = false;
+  if (nd.disk->lose_unsynced) {
+    nd.disk->lose_unsynced = false;
+    nd.disk->kv = copy_kv(*nd.disk->kv_synced);
+    trace(nd.name + "'s kv state went back to its last sync, index "
+          + std::to_string(nd.disk->kv->applied_index()));
+  }
   auto store = std::make_shared<gated_log_store>(nd.disk, nd.inc);
   durable_log dl;
   if (auto err = store->load(dl))
@@ -718,22 +907,35 @@ void cluster::start_node(size_t n) {
   nd.stuck = false;
   nd.persister = spawn_persister(*sys_, store, false);
   state_machine_config smc;
-  smc.sync_every = opts_.snapshot_entries;
-  smc.installer = [disk = nd.disk, inc = nd.inc](const snapshot_meta& m)
+  smc.sync_every = sc_.snapshot_entries;
+  smc.bug_switch_partial = opts_.bugs.partial_snapshot;
+  smc.installer = [this, n, disk = nd.disk, inc = nd.inc](
+                    const snapshot_meta& m)
     -> caf::expected<std::unique_ptr<kv_install>> {
     // The switch: the disk's kv state is the new one from now on, whole.
     auto sw = [disk, inc](std::shared_ptr<kv_store> fresh)
       -> std::unique_ptr<kv_store> {
       disk->kv = std::move(fresh);
+      disk->kv_synced = copy_kv(*disk->kv); // an install syncs
       return std::make_unique<gated_kv_store>(disk, inc);
     };
-    return make_memory_kv_install(m, sw);
+    auto at = [this, n, inc](install_step s) { on_install_step(n, inc, s); };
+    auto inst = std::make_unique<sim_kv_install>(
+      disk, inc, make_memory_kv_install(m, sw), at);
+    at(install_step::begin);
+    return std::unique_ptr<kv_install>{std::move(inst)};
   };
   nd.sm = spawn_state_machine(
     *sys_, std::make_shared<gated_kv_store>(nd.disk, nd.inc), false,
     std::move(smc));
   nd.connector = net_->spawn_connector(n, nd.inc);
   auto log_size = dl.entries.size();
+  auto prefix = dl.prefix_index;
+  if (prefix > 0)
+    ++compacted_restarts_;
+  nd.prefix = prefix;
+  nd.installed = 0;
+  nd.install_doom.reset();
   nd.role = spawn_raft_role(*sys_, make_role_config(n),
                             make_core(n, dl, applied), nd.persister,
                             nd.sm, applied, false);
@@ -743,7 +945,7 @@ void cluster::start_node(size_t n) {
   trace("start " + nd.name + "." + std::to_string(nd.inc) + " from disk: term "
         + std::to_string(hs.term) + ", vote '" + hs.voted_for + "', "
         + std::to_string(log_size) + " entries after "
-        + std::to_string(dl.prefix_index) + ", applied "
+        + std::to_string(prefix) + ", applied "
         + std::to_string(applied.index));
 }
 
@@ -793,6 +995,13 @@ void cluster::crash(size_t n, const char* why) {
   trace("crash " + nd.name + "." + std::to_string(nd.inc) + " (" + why + ")");
   if (stopping_)
     return;
+  // (No draw in seeds without compaction: they run as they did before.)
+  // The restart finds the loss: the crashed incarnation's actors, which
+  // still read their mail, must not see it (a dead process reads nothing).
+  if (sc_.power_loss > 0 && coin(sc_.power_loss)) {
+    nd.disk->lose_unsynced = true;
+    ++power_losses_;
+  }
   ++crashes_;
   // A disk failure may stop a node just after the faults stopped: it
   // restarts all the same.
@@ -828,6 +1037,10 @@ void cluster::on_step(size_t n, uint64_t inc, const raft_core& c) {
     return; // a crashed incarnation's last moments
   checker_.on_step(n, c);
   note_config(n, c);
+  if (auto p = c.log().prefix_index(); p > nd.prefix) {
+    compactions_ += p != nd.installed ? 1 : 0;
+    nd.prefix = p;
+  }
   if (sc_.membership && c.role() == role_kind::leader)
     term_leader_[c.term()] = nd.name;
   max_term_ = std::max(max_term_, c.term());
@@ -898,9 +1111,79 @@ void cluster::on_applied(size_t n, uint64_t inc,
   if (!nd.up || nd.inc != inc)
     return;
   checker_.on_applied(n, es);
+  check_node_kv(n, "after an apply");
   if (sc_.membership)
     for (auto& e : es)
       count_change(e);
+}
+
+/// Node `n`'s state machine installed snapshot `m` (§7). The checker hears
+/// of it before any later batch, as the store skips what it covers.
+void cluster::on_installed(size_t n, uint64_t inc, const snapshot_meta& m,
+                           bool log_durable) {
+  auto& nd = nodes_[n];
+  if (!nd.up || nd.inc != inc)
+    return;
+  if (log_durable)
+    return on_install_step(n, inc, install_step::log_durable);
+  if (m.index > checker_.applied_upto(n)) {
+    ++installs_;
+    nd.installed = m.index;
+    trace(nd.name + " installed the snapshot at index "
+          + std::to_string(m.index) + " term " + std::to_string(m.term));
+  }
+  checker_.on_installed(n, m);
+  check_node_kv(n, "after an install");
+}
+
+/// An install on node `n` reached step `s`: it crashes there if the
+/// install drew that step as it began.
+void cluster::on_install_step(size_t n, uint64_t inc, install_step s) {
+  auto& nd = nodes_[n];
+  if (!nd.up || nd.inc != inc || calm_ || stopping_)
+    return;
+  if (s == install_step::begin) {
+    nd.install_doom.reset();
+    if (!coin(sc_.install_crash))
+      return;
+    nd.install_doom = static_cast<install_step>(
+      std::uniform_int_distribution<size_t>{0, install_steps - 1}(rng_));
+    nd.doom_chunks = std::uniform_int_distribution<uint64_t>{1, 3}(rng_);
+  }
+  if (nd.install_doom != s)
+    return;
+  if (s == install_step::chunk && --nd.doom_chunks > 0)
+    return;
+  nd.install_doom.reset();
+  ++install_crashes_[static_cast<size_t>(s)];
+  crash(n, (std::string{"installing a snapshot, "} + to_string(s)).c_str());
+}
+
+/// Node `n`'s kv state, whatever it applied or installed by now, against
+/// the committed log (check::kv_state).
+void cluster::check_node_kv(size_t n, const char* when) {
+  auto [index, pairs] = dump_kv(*nodes_[n].disk->kv);
+  checker_.check_kv(n, index, pairs, when);
+}
+
+/// Once the cluster is quiet (live): every member's whole kv state is the
+/// committed log's at its applied index, and members at one index hold
+/// the same pairs.
+void cluster::check_quiet_kv() {
+  auto l = committed_leader();
+  if (!l)
+    return;
+  std::map<uint64_t, std::pair<size_t, kv_pairs>> seen;
+  for (auto n : nodes_[*l].members) {
+    auto [index, pairs] = dump_kv(*nodes_[n].disk->kv);
+    checker_.check_kv(n, index, pairs, "once quiet");
+    auto [i, added] = seen.emplace(index, std::make_pair(n, pairs));
+    if (!added && i->second.second != pairs)
+      checker_.fail(check::kv_state,
+                    label(n) + " and " + label(i->second.first)
+                      + " hold different kv states at applied index "
+                      + std::to_string(index));
+  }
 }
 
 /// Counts a configuration entry the first time any node applies it (all
@@ -1723,6 +2006,11 @@ std::string cluster::describe_scenario() const {
     os << "; membership changes every ~" << sc_.change_gap.count() << " ms, "
        << sc_.spares << " spare(s), leader removed " << sc_.remove_leader
        << ", stuck joins " << sc_.stuck_join;
+  if (sc_.snapshot_entries > 0)
+    os << "; snapshots every " << sc_.snapshot_entries << " entries, "
+       << sc_.snapshot_trailing << " kept behind, chunks of "
+       << sc_.chunk_bytes << " bytes, installs crash "
+       << sc_.install_crash << ", machine crashes " << sc_.power_loss;
   return os.str();
 }
 
@@ -1778,6 +2066,7 @@ sim_result cluster::run() {
     run_until_live();
   }
   if (!checker_.failure()) {
+    check_quiet_kv();
     checker_.finish();
     if (opts_.check_reads)
       check_reads();
@@ -1823,6 +2112,11 @@ sim_result cluster::result() {
   r.leaves = leaves_;
   r.leader_removals = leader_removals_;
   r.stuck_joins_refused = stuck_refused_;
+  r.compactions = compactions_;
+  r.snapshots_installed = installs_;
+  r.compacted_restarts = compacted_restarts_;
+  r.power_losses = power_losses_;
+  r.install_crashes = install_crashes_;
   r.max_term = max_term_;
   r.messages_dropped = net_ ? net_->stats.dropped : 0;
   return r;
@@ -1907,6 +2201,18 @@ bool parse_membership(const std::string& name, membership_mode& out) {
   return true;
 }
 
+bool parse_snapshots(const std::string& name, snapshot_mode& out) {
+  if (name == "off")
+    out = snapshot_mode::off;
+  else if (name == "half" || name.empty())
+    out = snapshot_mode::half;
+  else if (name == "all")
+    out = snapshot_mode::all;
+  else
+    return false;
+  return true;
+}
+
 bool parse_bugs(const std::string& names, bug_switches& out) {
   std::istringstream in{names};
   std::string name;
@@ -1921,6 +2227,8 @@ bool parse_bugs(const std::string& names, bug_switches& out) {
       out.local_reads = true;
     else if (name == "delete_before_apply")
       out.delete_before_apply = true;
+    else if (name == "partial_snapshot")
+      out.partial_snapshot = true;
     else if (!name.empty() && name != "none")
       return false;
   }

@@ -35,12 +35,24 @@
 // configuration to follow it. Changes go only to a leader that has
 // committed an entry of its term (sim_options::unguarded_changes).
 //
+// Log compaction (§7; thesis ch. 5), in the seeds that draw it: every node
+// compacts its log behind its state machine's durable snapshot, often
+// (small thresholds), so a follower cut off or down for a while needs a
+// snapshot, streamed in small chunks through the same faulty network. An
+// install may crash its node at any of its steps (install_step), and a
+// node restarts from whatever its kv state and log then hold (some crashes
+// are a machine's: the kv state loses what it applied since its last
+// sync, and the log must still hold that). The kv state itself is checked
+// against the committed log at every apply and install, and every
+// member's whole state once the cluster is quiet.
+//
 // A run has two phases: faults for `fault_time` of virtual time, then calm:
 // every node up and running, every link healed and lossless, and within
 // `liveness_bound` a leader must be elected, a new write acknowledged and
 // applied everywhere, followers must keep up, and every earlier request
 // must have been answered.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <iosfwd>
@@ -62,6 +74,9 @@ struct bug_switches {
   /// Answer a delete at its commit, before it is applied, with found = true
   /// (role_config).
   bool delete_before_apply = false;
+  /// A follower switches to a snapshot after its first chunk, ignoring the
+  /// rest and the totals (state_machine_config).
+  bool partial_snapshot = false;
 };
 
 /// Which seeds change membership.
@@ -75,8 +90,29 @@ enum class membership_mode {
 /// Parses "off", "half", "all"; false if unknown.
 bool parse_membership(const std::string& name, membership_mode& out);
 
+/// Which seeds compact their logs and install snapshots (§7).
+enum class snapshot_mode {
+  off,  ///< None: logs grow, nobody needs a snapshot.
+  half, ///< Half of the seeds (drawn apart, as membership_mode::half).
+  all,  ///< Every seed.
+};
+
+/// Parses "off", "half", "all"; false if unknown.
+bool parse_snapshots(const std::string& name, snapshot_mode& out);
+
+/// The steps of an install at which the sim crashes the follower.
+enum class install_step {
+  begin,         ///< The install began; no chunk written yet.
+  chunk,         ///< A chunk was written (more may follow).
+  before_switch, ///< The last chunk was written; the switch is next.
+  after_switch,  ///< The state machine switched; the log's reset is not
+                 ///< durable yet.
+  log_durable,   ///< The log's reset is durable too.
+};
+constexpr size_t install_steps = 5;
+
 /// Parses "vote_before_durable", "commit_old_terms", "skip_log_check",
-/// "local_reads", "delete_before_apply" (comma-separated); false if a name
+/// "local_reads", "delete_before_apply", "partial_snapshot" (comma-separated); false if a name
 /// is unknown.
 bool parse_bugs(const std::string& names, bug_switches& out);
 
@@ -108,9 +144,12 @@ struct sim_options {
   /// never campaigns outside its own latest configuration (against thesis
   /// §4.2.2): nobody is ever elected.
   bool unguarded_changes = false;
-  /// Log compaction (§7): the state machine syncs every `snapshot_entries`
-  /// applied entries and the log keeps `snapshot_trailing` behind (0: the
-  /// log is never compacted).
+  /// Log compaction (§7): which seeds compact. Such a seed draws how often
+  /// (the state machine syncs every 5 to 60 applied entries, the log keeps
+  /// 0 to 20 behind), the chunk size (one pair to all of them), and how
+  /// often an install crashes its node at a drawn step (install_step).
+  snapshot_mode snapshots = snapshot_mode::half;
+  /// If nonzero: every seed compacts, with these thresholds.
   uint64_t snapshot_entries = 0;
   uint64_t snapshot_trailing = 0;
   /// Virtual time with faults, then the bound for liveness after them.
@@ -151,6 +190,15 @@ struct sim_result {
   uint64_t leaves = 0;
   uint64_t leader_removals = 0;
   uint64_t stuck_joins_refused = 0;
+  /// Log compaction (§7): compactions (not by an install), snapshots
+  /// installed by followers, restarts that found a compacted log, crashes
+  /// that lost the kv state's unsynced applies, and crashes at each
+  /// install step.
+  uint64_t compactions = 0;
+  uint64_t snapshots_installed = 0;
+  uint64_t compacted_restarts = 0;
+  uint64_t power_losses = 0;
+  std::array<uint64_t, install_steps> install_crashes{};
 };
 
 /// Runs one seed.

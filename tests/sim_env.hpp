@@ -10,6 +10,8 @@
 //   RAFTD_SIM_DURABLE_CHECK=0  leave out the "durable before reply" check
 //   RAFTD_SIM_MEMBERSHIP=off|half|all  which seeds change membership
 //                                      (default half)
+//   RAFTD_SIM_SNAPSHOTS=off|half|all  which seeds compact their logs and
+//                                     install snapshots (default half)
 //   RAFTD_SIM_STRICT_CHANGES=1  a committed leave must be answered as a
 //                               success (fails today: the leader's removal)
 //   RAFTD_SIM_UNGUARDED_CHANGES=1  changes reach leaders that have not
@@ -54,6 +56,10 @@ inline sim_options env_options(uint64_t seed, const bug_switches& bugs) {
   opts.unguarded_changes = env_u64("RAFTD_SIM_UNGUARDED_CHANGES", 0) != 0;
   if (!parse_membership(env_str("RAFTD_SIM_MEMBERSHIP"), opts.membership)) {
     std::cerr << "RAFTD_SIM_MEMBERSHIP: off, half or all" << std::endl;
+    std::abort();
+  }
+  if (!parse_snapshots(env_str("RAFTD_SIM_SNAPSHOTS"), opts.snapshots)) {
+    std::cerr << "RAFTD_SIM_SNAPSHOTS: off, half or all" << std::endl;
     std::abort();
   }
   return opts;

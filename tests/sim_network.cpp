@@ -373,7 +373,8 @@ void network::saw_vote(size_t voter, const vote_request& req,
 
 // Figure 2 / §5.3: a follower acknowledges entries only once they are
 // durable. Unless a later term has truncated it since, the follower's disk
-// must hold the log up to the acknowledged index.
+// must hold the log up to the acknowledged index (in its compacted prefix,
+// §7, or after it).
 void network::saw_append(size_t follower, const append_request& req,
                          const append_response& resp) {
   if (!resp.success || !on_fail)
@@ -381,11 +382,16 @@ void network::saw_append(size_t follower, const append_request& req,
   auto& disk = *nodes_[follower].disk;
   if (disk.state.term > resp.term)
     return;
-  bool ok
-    = disk.state.term == resp.term && disk.entries.size() >= resp.match_index;
-  if (ok && !req.entries.empty()
-      && resp.match_index == req.entries.back().index)
-    ok = disk.entries[resp.match_index - 1].term == req.entries.back().term;
+  auto last = disk.prefix_index + disk.entries.size();
+  bool ok = disk.state.term == resp.term && last >= resp.match_index;
+  auto m = resp.match_index;
+  if (ok && !req.entries.empty() && m == req.entries.back().index
+      && m >= disk.prefix_index) {
+    auto term = m == disk.prefix_index
+                  ? disk.prefix_term
+                  : disk.entries[m - disk.prefix_index - 1].term;
+    ok = term == req.entries.back().term;
+  }
   if (ok)
     return;
   on_fail(check::durable_replies,
@@ -393,7 +399,8 @@ void network::saw_append(size_t follower, const append_request& req,
             + std::to_string(resp.match_index) + " in term "
             + std::to_string(resp.term) + " while its disk held term "
             + std::to_string(disk.state.term) + " and "
-            + std::to_string(disk.entries.size()) + " entries");
+            + std::to_string(disk.entries.size()) + " entries after "
+            + std::to_string(disk.prefix_index));
 }
 
 } // namespace raftd::sim
