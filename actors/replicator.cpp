@@ -6,6 +6,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/delegated.hpp>
 #include <caf/result.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -80,6 +81,12 @@ struct replicator_state {
   /// The snapshot being sent, while the peer needs entries this node has
   /// compacted away (§7).
   std::optional<snapshot_send> snap;
+
+  /// A stream stops with the replicator (a removed peer, a stopping node).
+  ~replicator_state() {
+    if (snap && snap->stream)
+      caf::anon_send_exit(snap->stream, caf::exit_reason::user_shutdown);
+  }
 };
 
 using repl_ptr = replicator_actor::stateful_pointer<replicator_state>;
@@ -249,9 +256,13 @@ void end_snapshot(repl_ptr self, bool ok) {
   auto& st = self->state;
   if (!st.snap)
     return;
-  if (st.snap->stream)
+  if (st.snap->stream) {
     self->send(st.role, atom::snapshot::value, st.cfg.peer.name,
                st.snap->meta.index, true, ok);
+    // Its thread and the LevelDB snapshot it pins go now, not whenever
+    // the last handle happens to.
+    self->send_exit(st.snap->stream, caf::exit_reason::user_shutdown);
+  }
   if (ok) {
     // The peer's log continues after the snapshot (§7).
     st.progress.reset(st.snap->meta.index + 1);

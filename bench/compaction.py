@@ -543,7 +543,13 @@ def raftd_join(args, flags, tmp):
                    "jlast served by the joining node", interval=0.01)
         dt = time.monotonic() - t0
         st4 = brief(status_of(node.port, timeout=5))
-        kv = bench.du_mib(os.path.join(node.data_dir, "kv")) * 1048576
+        # After an install the live kv directory is the one kv-current names.
+        try:
+            with open(os.path.join(node.data_dir, "kv-current")) as f:
+                live = f.read().strip()
+        except OSError:
+            live = "kv"
+        kv = bench.du_mib(os.path.join(node.data_dir, live)) * 1048576
         total = bench.du_mib(node.data_dir) * 1048576
         log("raftd: the 4th node served jlast %.2f s after exec; kv dir "
             "%.1f MB; /status %s" % (dt, kv / 1e6, st4))
