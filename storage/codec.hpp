@@ -12,8 +12,8 @@
 //            'a'            -> applied_index:be64 (same batch as the values)
 //            'm'            -> applied_term:varint config_index:varint
 //                              config(rest): the rest of the snapshot meta,
-//                              in every batch that writes 'a' (absent, as
-//                              in a database of an older raftd: 0, 0, "")
+//                              in the batch that changes it (absent, as in
+//                              a database of an older raftd: 0, 0, "")
 //            'i'            -> count:varint checksum:be64 last_key(rest):
 //                              progress of an install not finished yet
 //                              (same batch as each chunk; deleted by the

@@ -281,7 +281,13 @@ public:
     // The store is its own snapshot: its meta goes in the same batch.
     batch.Put(codec::applied_index_key(),
               codec::encode_applied_index(meta.index));
-    batch.Put(codec::snapshot_meta_key(), codec::encode_snapshot_meta(meta));
+    // 'm' holds the term and the configuration (the index is in 'a'), so
+    // it is rewritten only when they change (a new leader's entries, a
+    // configuration entry). Written with every batch it doubled the kv
+    // log's bytes per write at one connection, and with them LevelDB's
+    // flushes and compactions (bench/RESULTS.md, compaction, w1).
+    if (meta.term != meta_.term || meta.config_index != meta_.config_index)
+      batch.Put(codec::snapshot_meta_key(), codec::encode_snapshot_meta(meta));
     // Not synced: see the header.
     auto s = db_->Write(leveldb::WriteOptions{}, &batch);
     if (!s.ok()) {
