@@ -9,10 +9,14 @@ constexpr uint32_t max_port = 65535;
 /// Longest piece of input an error quotes (it may be anything).
 constexpr size_t max_quoted = 32;
 
+/// `s` in quotes, shortened, with bytes outside printable ASCII as '?': the
+/// error goes into logs and HTTP answers (fuzz/http_join_fuzz.cpp checks it).
 std::string quoted(std::string_view s) {
-  if (s.size() > max_quoted)
-    return "\"" + std::string{s.substr(0, max_quoted)} + "...\"";
-  return "\"" + std::string{s} + "\"";
+  auto out = std::string{s.substr(0, max_quoted)};
+  for (auto& c : out)
+    if (c < ' ' || c > '~')
+      c = '?';
+  return "\"" + out + (s.size() > max_quoted ? "...\"" : "\"");
 }
 
 parsed_host_port fail(std::string why) {
