@@ -17,14 +17,16 @@ namespace {
 using sm_ptr = state_machine_actor::stateful_pointer<state_machine_state>;
 
 /// Syncs the store once enough was applied since the last sync: the log
-/// below its durable snapshot may then go (the role decides, §7).
-caf::error maybe_sync(state_machine_state& st) {
-  if (st.cfg.sync_every == 0)
+/// below its durable snapshot may then go (the role decides, §7). Then
+/// `r.durable` (which apply filled before) is the new durable snapshot.
+caf::error maybe_sync(state_machine_state& st, apply_result& r) {
+  if (st.cfg.sync_every == 0
+      || st.store->applied_index() < r.durable.index + st.cfg.sync_every)
     return {};
-  auto& s = *st.store;
-  if (s.applied_index() < s.durable().index + st.cfg.sync_every)
-    return {};
-  return s.sync();
+  if (auto err = st.store->sync())
+    return err;
+  r.durable = st.store->durable();
+  return {};
 }
 
 /// A chunk of the snapshot being installed (storage/snapshot.hpp). Chunks
@@ -106,14 +108,13 @@ state_machine(state_machine_actor::stateful_pointer<state_machine_state> self,
         return make_error(errc::storage_failed, "the kv store failed");
       auto res = st.store->apply(entries);
       if (res) {
-        if (auto err = maybe_sync(st))
+        if (auto err = maybe_sync(st, *res))
           res = err;
       }
       if (!res) {
         st.failed = true;
         return res.error();
       }
-      res->durable = st.store->durable();
       return std::move(*res);
     },
     [=](atom::get, const std::string& key)

@@ -71,7 +71,8 @@ public:
   /// the batch (put k, del k: the del's found is true). It is false for
   /// puts (nothing asks; looking each key up would cost a read per write),
   /// skipped entries (their effect is long applied) and noop/config.
-  /// `applied_index` is the applied index after the batch.
+  /// `applied_index` is the applied index after the batch, `durable` is
+  /// durable() (the batch itself is not synced).
   virtual caf::expected<apply_result>
   apply(const std::vector<log_entry>& entries) = 0;
 
