@@ -25,14 +25,14 @@ namespace {
 /// A snapshot on its way to the peer (§7), chunk by chunk with at most
 /// `snapshot_window` unacknowledged.
 struct snapshot_send {
-  /// Asking the state machine for a view of its state.
-  bool opening = false;
+  /// The stream reading it; null while the state machine is asked for a
+  /// view of its state.
   snapshot_stream_actor stream;
   snapshot_meta meta;
   /// The next chunk to send, and the one the follower wants next.
   uint64_t next_seq = 0;
   uint64_t acked = 0;
-  /// A chunk is being read; the last chunk was sent (seq last_seq).
+  /// A chunk is being read; the last chunk was sent.
   bool reading = false;
   bool sent_last = false;
   /// Replies from before a resend are stale.
@@ -283,7 +283,6 @@ void start_snapshot(repl_ptr self) {
   if (st.snap || st.term == 0)
     return;
   st.snap.emplace();
-  st.snap->opening = true;
   auto term = st.term;
   self->request(st.cfg.sm, caf::infinite, atom::snapshot::value)
     .then(
@@ -293,7 +292,6 @@ void start_snapshot(repl_ptr self) {
           st.snap.reset();
           return;
         }
-        st.snap->opening = false;
         st.snap->meta = src.reader->meta();
         st.snap->stream = spawn_snapshot_stream(self->system(), src.reader,
                                                 st.cfg.snapshot_chunk_bytes,
@@ -370,7 +368,7 @@ void send_chunk(repl_ptr self, snapshot_chunk c) {
 void pump_snapshot(repl_ptr self) {
   auto& st = self->state;
   auto& s = *st.snap;
-  if (st.term == 0 || !st.peer || s.opening || !s.stream || s.reading
+  if (st.term == 0 || !st.peer || !s.stream || s.reading
       || s.sent_last || s.next_seq >= s.acked + st.cfg.snapshot_window)
     return;
   s.reading = true;
