@@ -19,18 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream out{path, std::ios::binary | std::ios::trunc};
-  out << data;
-}
-
 /// Every file under `dir` with its contents: to show nothing changed.
 std::map<std::string, std::string> snapshot(const std::string& dir) {
   std::map<std::string, std::string> result;

@@ -81,18 +81,6 @@ void apply_ok(kv_store& s, const std::vector<log_entry>& es) {
     CAF_FAIL("apply failed: " << context_of(r.error()));
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream out{path, std::ios::binary | std::ios::trunc};
-  out << data;
-}
-
 /// The kv directories in `path`, sorted.
 std::vector<std::string> kv_dirs(const std::string& path) {
   std::vector<std::string> result;

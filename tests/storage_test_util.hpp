@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -44,6 +46,20 @@ public:
 private:
   std::string path_;
 };
+
+/// The whole file at `path` ("" if unreadable).
+inline std::string read_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Replaces the file at `path` with `data`.
+inline void write_file(const std::string& path, const std::string& data) {
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  out << data;
+}
 
 inline log_entry entry(uint64_t index, uint64_t term,
                        entry_kind kind = entry_kind::put, std::string key = {},
